@@ -1,0 +1,24 @@
+# evalbuilder: one image for the web server, the Celery worker and beat.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    PATH="/opt/venv/bin:$PATH" \
+    EVALBUILDER_VAR_DIR=/var/lib/evalbuilder
+
+RUN pip install --no-cache-dir uv \
+    && useradd --system --create-home --home-dir /home/evalbuilder evalbuilder \
+    && mkdir -p /var/lib/evalbuilder && chown evalbuilder /var/lib/evalbuilder
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+RUN uv sync --no-dev --no-install-project
+COPY . .
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && chown -R evalbuilder /var/lib/evalbuilder
+
+USER evalbuilder
+EXPOSE 8000
+CMD ["gunicorn", "evalbuilder.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -1,0 +1,44 @@
+"""The rubric score of one graded sample (HealthBench's formula) and its success.
+
+Pure functions on plain values; aggregates over many samples live in reports.stats.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CriterionOutcome:
+    """One criterion's verdict, as the scoring formula needs it."""
+
+    points: int
+    """-10..+10; negative points mark an undesirable behaviour."""
+    met: bool
+    """For a negative criterion: the undesirable behaviour is present."""
+    critical: bool = False
+    """A failed critical criterion fails the attempt whatever the score."""
+
+    @property
+    def failed(self) -> bool:
+        """True when this verdict counts against the attempt."""
+        return self.met if self.points < 0 else not self.met
+
+
+def rubric_score(outcomes: Sequence[CriterionOutcome]) -> float:
+    """Points of the criteria met (negative ones when present) over the positive points.
+
+    The result can be below 0 when undesirable behaviours outweigh what was met; it is not
+    clipped here, because aggregates are clipped after averaging.
+    """
+    possible = sum(o.points for o in outcomes if o.points > 0)
+    if possible <= 0:
+        raise ValueError("a rubric needs at least one criterion with positive points")
+    earned = sum(o.points for o in outcomes if o.met)
+    return earned / possible
+
+
+def is_success(outcomes: Sequence[CriterionOutcome], threshold: float) -> bool:
+    """Score at or above the threshold and no critical criterion failed."""
+    if any(o.critical and o.failed for o in outcomes):
+        return False
+    return rubric_score(outcomes) >= threshold

@@ -1,0 +1,19 @@
+"""Celery tasks of grading: thin, by id, idempotent."""
+
+from celery import shared_task
+
+from graders import services
+from runs.models import Run, Sample
+
+
+@shared_task(name="graders.tasks.grade_samples")
+def grade_samples(sample_ids: list[int]) -> None:
+    services.grade_samples(sample_ids)
+    run_ids = set(Sample.objects.filter(pk__in=sample_ids).values_list("run_id", flat=True))
+    for run in Run.objects.filter(pk__in=run_ids, status=Run.Status.GRADING):
+        services.finish_run_grading(run)
+
+
+@shared_task(name="graders.tasks.finish_run_grading")
+def finish_run_grading(run_id: int) -> None:
+    services.finish_run_grading(Run.objects.get(pk=run_id))

@@ -1,0 +1,66 @@
+from django.contrib import admin
+
+from occupations.models import Occupation, RubricCriterion, Suite, Task, TaskVersion, Taxonomy
+
+
+@admin.register(Taxonomy)
+class TaxonomyAdmin(admin.ModelAdmin):
+    list_display = ["name", "version", "country"]
+
+
+@admin.register(Occupation)
+class OccupationAdmin(admin.ModelAdmin):
+    list_display = ["code", "title", "level", "taxonomy", "employment", "mean_annual_wage"]
+    list_filter = ["taxonomy", "level"]
+    search_fields = ["code", "title"]
+    autocomplete_fields = ["parent"]
+
+
+class TaskVersionInline(admin.TabularInline):
+    model = TaskVersion
+    fields = ["number", "estimated_minutes", "pass_threshold", "submitted_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["slug", "title", "occupation", "status", "visibility"]
+    list_filter = ["status", "visibility", "occupation__job_category"]
+    search_fields = ["slug", "title", "occupation__code", "occupation__title"]
+    autocomplete_fields = ["occupation"]
+    readonly_fields = ["canary"]
+    inlines = [TaskVersionInline]
+
+
+class RubricCriterionInline(admin.TabularInline):
+    model = RubricCriterion
+    extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None or not obj.is_locked
+
+    has_add_permission = has_change_permission
+    has_delete_permission = has_change_permission
+
+
+@admin.register(TaskVersion)
+class TaskVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "estimated_minutes", "pass_threshold", "submitted_at"]
+    list_filter = ["task__status"]
+    search_fields = ["task__slug", "task__title"]
+    inlines = [RubricCriterionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_locked:
+            return [f.name for f in self.model._meta.fields]
+        return ["submitted_at"]
+
+
+@admin.register(Suite)
+class SuiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "frozen_at"]
+    readonly_fields = ["frozen_at"]
+    filter_horizontal = ["task_versions"]

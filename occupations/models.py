@@ -1,0 +1,300 @@
+"""Occupational taxonomy and the expert-written tasks that measure work in each occupation."""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Taxonomy(models.Model):
+    """A classification of occupations in one release, e.g. SOC 2018 or ISCO-08."""
+
+    name = models.CharField(max_length=64, help_text="Short name, e.g. 'SOC'.")
+    version = models.CharField(max_length=32, help_text="Release, e.g. '2018'.")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2 code.")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "taxonomies"
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="unique_taxonomy_release")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class Occupation(models.Model):
+    """One node of a taxonomy; the top-level nodes are the job categories."""
+
+    class Level(models.TextChoices):
+        MAJOR = "major", "Major group"
+        MINOR = "minor", "Minor group"
+        BROAD = "broad", "Broad occupation"
+        DETAILED = "detailed", "Detailed occupation"
+
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="occupations")
+    code = models.CharField(max_length=32)
+    title = models.CharField(max_length=255)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # The major group this occupation belongs to (itself for a major group), stored so that
+    # reports group by job category in one query instead of walking the tree.
+    job_category = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="members",
+        editable=False,
+    )
+    employment = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Number of people employed (national estimate)."
+    )
+    employment_flag = models.CharField(
+        max_length=8, blank=True, help_text="Source symbol when the figure is suppressed."
+    )
+    mean_annual_wage = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Mean annual wage in the national currency.",
+    )
+    wage_flag = models.CharField(
+        max_length=8, blank=True, help_text="Source symbol when the figure is suppressed."
+    )
+    source = models.CharField(
+        max_length=128, blank=True, help_text="Where the employment and wage figures come from."
+    )
+
+    class Meta:
+        ordering = ["taxonomy", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["taxonomy", "code"], name="unique_occupation_code")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    def save(self, *args, **kwargs) -> None:
+        is_top_level = self.parent_id is None
+        if not is_top_level:
+            self.job_category_id = self.parent.job_category_id
+        super().save(*args, **kwargs)
+        if is_top_level and self.job_category_id != self.pk:
+            # A top-level group is its own job category, which needs the primary key first.
+            Occupation.objects.filter(pk=self.pk).update(job_category=self.pk)
+            self.job_category_id = self.pk
+
+    def get_absolute_url(self) -> str:
+        return reverse("reports:job_category", args=[self.job_category_id or self.pk])
+
+    @property
+    def is_job_category(self) -> bool:
+        return self.job_category_id == self.pk
+
+
+class Task(models.Model):
+    """A unit of real work in one occupation; its content lives in versions."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "in_review", "In review"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+        PUBLISHED = "published", "Published"
+        RETIRED = "retired", "Retired"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public"
+        HELD_OUT = "held_out", "Held out"
+
+    slug = models.SlugField(max_length=120, unique=True)
+    occupation = models.ForeignKey(Occupation, on_delete=models.PROTECT, related_name="tasks")
+    title = models.CharField(max_length=255)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    canary = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Marks this task's text so that leaks into training data can be detected.",
+    )
+    owners = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tasks")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["occupation__code", "slug"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_held_out(self) -> bool:
+        return self.visibility == self.Visibility.HELD_OUT
+
+    @property
+    def canary_string(self) -> str:
+        return f"evalbuilder canary GUID {self.canary}"
+
+    def latest_version(self) -> "TaskVersion | None":
+        return self.versions.order_by("-number").first()
+
+
+class LockedVersionError(ValidationError):
+    """Raised when something tries to change a submitted task version."""
+
+
+class TaskVersion(models.Model):
+    """The content of a task at one point in time; immutable once submitted for review."""
+
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    instructions = models.TextField(help_text="What the practitioner is asked to do (Markdown).")
+    context = models.TextField(blank=True, help_text="Input material given with the task.")
+    deliverable = models.TextField(help_text="What must be handed back.")
+    estimated_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 5)],
+        help_text="Time a competent practitioner needs, in minutes.",
+    )
+    minutes_estimate_method = models.TextField(
+        blank=True, help_text="How the minutes were estimated (timed, expert judgement ...)."
+    )
+    reference_solution = models.TextField()
+    pass_threshold = models.FloatField(
+        default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Rubric score at or above which an attempt succeeds.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when submitted; the version is frozen from then on."
+    )
+
+    class Meta:
+        ordering = ["task", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "number"], name="unique_task_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task.slug} v{self.number}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk and TaskVersion.objects.filter(pk=self.pk, submitted_at__isnull=False).exists():
+            raise LockedVersionError(
+                f"{self} was submitted and cannot change; edit a new version instead."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.is_locked:
+            raise LockedVersionError(f"{self} was submitted and cannot be deleted.")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.submitted_at is not None
+
+    def lock(self) -> None:
+        """Freeze this version (on submission or publication)."""
+        if not self.is_locked:
+            self.submitted_at = timezone.now()
+            TaskVersion.objects.filter(pk=self.pk).update(submitted_at=self.submitted_at)
+
+    def positive_points(self) -> int:
+        return sum(c.points for c in self.criteria.all() if c.points > 0)
+
+
+class RubricCriterion(models.Model):
+    """One checkable statement about a good (or, with negative points, a bad) answer."""
+
+    class Tag(models.TextChoices):
+        ACCURACY = "accuracy", "Accuracy"
+        COMPLETENESS = "completeness", "Completeness"
+        COMMUNICATION = "communication", "Communication"
+        INSTRUCTION_FOLLOWING = "instruction_following", "Instruction following"
+        SAFETY = "safety", "Safety"
+        REASONING = "reasoning", "Reasoning"
+
+    task_version = models.ForeignKey(TaskVersion, on_delete=models.CASCADE, related_name="criteria")
+    order = models.PositiveSmallIntegerField()
+    text = models.TextField()
+    points = models.SmallIntegerField(
+        validators=[MinValueValidator(-10), MaxValueValidator(10)],
+        help_text="-10..+10; negative points mark an undesirable behaviour.",
+    )
+    tag = models.CharField(max_length=40, default=Tag.ACCURACY, help_text="Axis or custom tag.")
+    critical = models.BooleanField(
+        default=False, help_text="Failing this criterion fails the attempt whatever its score."
+    )
+
+    class Meta:
+        ordering = ["task_version", "order"]
+        verbose_name_plural = "rubric criteria"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_version", "order"], name="unique_criterion_order"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(points__gte=-10, points__lte=10) & ~models.Q(points=0),
+                name="criterion_points_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"[{self.points:+d}] {self.text[:80]}"
+
+    def save(self, *args, **kwargs) -> None:
+        if TaskVersion.objects.filter(pk=self.task_version_id, submitted_at__isnull=False).exists():
+            raise LockedVersionError("The rubric of a submitted version cannot change.")
+        super().save(*args, **kwargs)
+
+    @property
+    def is_negative(self) -> bool:
+        return self.points < 0
+
+
+class Suite(models.Model):
+    """A named set of task versions, frozen once a run uses it so results stay comparable."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    task_versions = models.ManyToManyField(TaskVersion, related_name="suites", blank=True)
+    frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+    def freeze(self) -> None:
+        if not self.is_frozen:
+            self.frozen_at = timezone.now()
+            Suite.objects.filter(pk=self.pk, frozen_at__isnull=True).update(
+                frozen_at=self.frozen_at
+            )

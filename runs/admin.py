@@ -1,0 +1,44 @@
+from django.contrib import admin
+
+from runs import services
+from runs.models import ModelEndpoint, Run, Sample, Schedule
+
+
+@admin.register(ModelEndpoint)
+class ModelEndpointAdmin(admin.ModelAdmin):
+    list_display = ["display_name", "provider", "model_id", "family", "release_date", "is_active"]
+    list_filter = ["provider", "family", "is_active"]
+    search_fields = ["display_name", "model_id", "slug"]
+    prepopulated_fields = {"slug": ["display_name"]}
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "suite", "cron", "samples_per_task", "enabled"]
+    filter_horizontal = ["endpoints"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The beat process reads its own table: keep it in step with the schedule.
+        services.sync_periodic_task(form.instance)
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "endpoint", "suite", "status", "planned_samples", "created_at"]
+    list_filter = ["status", "endpoint"]
+    readonly_fields = [
+        "status",
+        "planned_samples",
+        "error",
+        "started_at",
+        "sampled_at",
+        "finished_at",
+    ]
+
+
+@admin.register(Sample)
+class SampleAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "status", "error_kind", "tries", "latency_ms", "cost"]
+    list_filter = ["status", "error_kind"]
+    raw_id_fields = ["run", "task_version"]

@@ -1,0 +1,190 @@
+"""Model endpoints, schedules, runs and the samples they produce."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+
+from occupations.models import Suite, TaskVersion
+
+
+class ModelEndpoint(models.Model):
+    """A model behind a provider API. Keys are never stored, only the variable holding one."""
+
+    class Provider(models.TextChoices):
+        OPENAI = "openai", "OpenAI"
+        ANTHROPIC = "anthropic", "Anthropic"
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible server"
+        SIMULATED = "simulated", "Simulated (offline demo)"
+
+    slug = models.SlugField(max_length=120, unique=True)
+    display_name = models.CharField(max_length=200)
+    provider = models.CharField(max_length=32, choices=Provider.choices)
+    model_id = models.CharField(max_length=200, help_text="The provider's model name.")
+    family = models.CharField(max_length=100, blank=True, help_text="Model family, e.g. 'GPT'.")
+    lab = models.CharField(max_length=100, blank=True, help_text="Who built the model.")
+    release_date = models.DateField(help_text="Public release date; every trend is drawn on it.")
+    base_url = models.URLField(
+        blank=True, help_text="Server address, for OpenAI-compatible servers or gateways."
+    )
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable holding the API key "
+        "(default OPENAI_API_KEY or ANTHROPIC_API_KEY).",
+    )
+    parameters = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Generation parameters: temperature, max_output_tokens, reasoning_effort ...",
+    )
+    input_price_per_mtok = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text="Price per million input tokens.",
+    )
+    output_price_per_mtok = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text="Price per million output tokens.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["release_date", "display_name"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} (simulated)" if self.is_simulated else self.display_name
+
+    @property
+    def is_simulated(self) -> bool:
+        return self.provider == self.Provider.SIMULATED
+
+    def cost_of(self, input_tokens: int, output_tokens: int) -> Decimal:
+        return (
+            self.input_price_per_mtok * input_tokens + self.output_price_per_mtok * output_tokens
+        ) / Decimal(1_000_000)
+
+
+class Schedule(models.Model):
+    """Run a suite on some models, on a cron schedule kept by the beat process."""
+
+    name = models.CharField(max_length=200, unique=True)
+    suite = models.ForeignKey(Suite, on_delete=models.PROTECT, related_name="schedules")
+    endpoints = models.ManyToManyField(ModelEndpoint, related_name="schedules")
+    samples_per_task = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    cron = models.CharField(
+        max_length=100,
+        default="0 2 * * 1",
+        help_text="Five cron fields: minute hour day-of-month month day-of-week.",
+    )
+    enabled = models.BooleanField(default=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        editable=False,
+        related_name="+",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def delete(self, *args, **kwargs):
+        periodic_task = self.periodic_task
+        result = super().delete(*args, **kwargs)
+        if periodic_task is not None:
+            periodic_task.delete()
+        return result
+
+
+class Run(models.Model):
+    """One suite on one endpoint: every task version, `samples_per_task` times."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        GRADING = "grading", "Grading"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    suite = models.ForeignKey(Suite, on_delete=models.PROTECT, related_name="runs")
+    endpoint = models.ForeignKey(ModelEndpoint, on_delete=models.PROTECT, related_name="runs")
+    schedule = models.ForeignKey(
+        Schedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    samples_per_task = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    planned_samples = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    sampled_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk}: {self.suite} on {self.endpoint}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("runs:detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.COMPLETED, self.Status.FAILED, self.Status.CANCELLED}
+
+
+class Sample(models.Model):
+    """One attempt of a model at one task version. Written once per (run, version, attempt)."""
+
+    class Status(models.TextChoices):
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="samples")
+    task_version = models.ForeignKey(TaskVersion, on_delete=models.PROTECT, related_name="samples")
+    attempt = models.PositiveSmallIntegerField(help_text="0-based attempt index.")
+    status = models.CharField(max_length=8, choices=Status.choices)
+    output = models.TextField(blank=True)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    tries = models.PositiveSmallIntegerField(default=1, help_text="API calls made for it.")
+    error_kind = models.CharField(max_length=32, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "task_version", "attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "task_version", "attempt"], name="unique_sample_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.task_version}/#{self.attempt}"

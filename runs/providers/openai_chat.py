@@ -1,0 +1,61 @@
+"""OpenAI and OpenAI-compatible servers (vLLM, Ollama, llama.cpp, gateways) via Chat Completions."""
+
+import os
+import time
+from typing import Any
+
+import openai
+
+from runs.models import ModelEndpoint
+from runs.providers import ModelRequest, ModelResponse, ProviderError, elapsed_ms, from_sdk_error
+
+
+class OpenAIChatProvider:
+    def __init__(self, endpoint: ModelEndpoint, *, timeout: float) -> None:
+        self.endpoint = endpoint
+        key_env = endpoint.api_key_env or "OPENAI_API_KEY"
+        api_key = os.environ.get(key_env)
+        is_compatible = endpoint.provider == ModelEndpoint.Provider.OPENAI_COMPATIBLE
+        if not api_key:
+            if not is_compatible:
+                raise ProviderError("auth", f"{key_env} is not set in the environment")
+            api_key = "not-needed"  # local servers often take any key
+        base_url = endpoint.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.is_compatible = is_compatible
+        self.client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
+        )
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        params: dict[str, Any] = dict(self.endpoint.parameters or {})
+        kwargs: dict[str, Any] = {"model": self.endpoint.model_id, "messages": request.messages}
+        max_tokens = request.max_output_tokens or params.get("max_output_tokens")
+        if max_tokens:
+            # OpenAI itself wants max_completion_tokens; most compatible servers know max_tokens.
+            kwargs["max_tokens" if self.is_compatible else "max_completion_tokens"] = max_tokens
+        for name in ("temperature", "top_p", "seed", "reasoning_effort"):
+            if name in params:
+                kwargs[name] = params[name]
+        if request.json_output:
+            kwargs["response_format"] = {"type": "json_object"}
+        started = time.monotonic()
+        try:
+            completion = await self.client.chat.completions.create(**kwargs)
+        except openai.OpenAIError as error:
+            raise from_sdk_error(error, openai) from error
+        except (ValueError, TypeError, KeyError) as error:
+            # A body that is not the JSON the SDK expects (a broken proxy, a truncated reply).
+            raise ProviderError("bad_response", f"unreadable reply: {error}") from error
+        if not completion.choices:
+            raise ProviderError("bad_response", "the reply had no choices")
+        text = completion.choices[0].message.content or ""
+        usage = completion.usage
+        return ModelResponse(
+            text=text,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            latency_ms=elapsed_ms(started),
+        )
+
+    async def aclose(self) -> None:
+        await self.client.close()

@@ -1,0 +1,30 @@
+"""Celery tasks of the run engine: thin, by id, idempotent."""
+
+import logging
+
+from celery import shared_task
+
+from runs import services
+from runs.models import Run, Schedule
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="runs.tasks.run_schedule")
+def run_schedule(schedule_id: int) -> None:
+    schedule = Schedule.objects.filter(pk=schedule_id, enabled=True).first()
+    if schedule is None:
+        logger.warning("schedule %s is gone or disabled; nothing to run", schedule_id)
+        return
+    services.trigger_schedule(schedule)
+
+
+@shared_task(name="runs.tasks.start_run")
+def start_run(run_id: int) -> None:
+    services.start_run(Run.objects.get(pk=run_id))
+
+
+@shared_task(name="runs.tasks.run_chunk")
+def run_chunk(run_id: int, items: list[list[int]]) -> None:
+    run = Run.objects.select_related("endpoint").get(pk=run_id)
+    services.run_chunk(run, [(version_id, attempt) for version_id, attempt in items])

@@ -1,0 +1,51 @@
+"""Operator pages for runs: progress, samples and their grades."""
+
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.shortcuts import get_object_or_404, render
+
+from runs import services
+from runs.models import Run, Sample
+
+
+@login_required
+@permission_required("runs.view_run", raise_exception=True)
+def run_list(request):
+    runs = (
+        Run.objects.select_related("suite", "endpoint")
+        .annotate(
+            written=Count("samples"),
+            failed=Count("samples", filter=Q(samples__status=Sample.Status.FAILED)),
+        )
+        .order_by("-created_at")
+    )
+    page = Paginator(runs, 50).get_page(request.GET.get("page"))
+    return render(request, "runs/run_list.html", {"page": page})
+
+
+@login_required
+@permission_required("runs.view_run", raise_exception=True)
+def run_detail(request, pk: int):
+    run = get_object_or_404(Run.objects.select_related("suite", "endpoint"), pk=pk)
+    # Grades are read through the reverse relation by name: grading is downstream of runs.
+    samples = (
+        run.samples.select_related("task_version__task__occupation")
+        .prefetch_related(
+            Prefetch("grades", to_attr="grade_list"),
+            "grade_list__verdicts__criterion",
+            "grade_list__grader",
+        )
+        .order_by("task_version__task__slug", "attempt")
+    )
+    page = Paginator(samples, 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "runs/run_detail.html",
+        {
+            "run": run,
+            "progress": services.run_progress(run),
+            "page": page,
+            "can_see_held_out": request.user.has_perm("runs.view_sample"),
+        },
+    )

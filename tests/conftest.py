@@ -1,0 +1,84 @@
+import datetime
+import os
+from pathlib import Path
+
+import pytest
+from celery import current_app
+
+from evalbuilder.broker import filesystem_transport_options
+from graders.models import Grader
+from occupations.models import Suite, Task
+from occupations.seeding import load_seeds
+from runs.models import ModelEndpoint
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_broker(tmp_path_factory) -> str:
+    """Messages sent by tests go to a broker of their own, never to the user's var/ queue.
+
+    CELERY_BROKER_URL in the environment (CI sets Redis) is used as it is.
+    """
+    if os.environ.get("CELERY_BROKER_URL"):
+        return current_app.conf.broker_url
+    folder = Path(tmp_path_factory.mktemp("broker"))
+    os.environ["CELERY_BROKER_DIR"] = str(folder)
+    current_app.conf.update(broker_transport_options=filesystem_transport_options(folder))
+    return current_app.conf.broker_url
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(settings):
+    """Retries back off in milliseconds in tests."""
+    settings.EVALBUILDER_RETRY_BASE_DELAY = 0.01
+    settings.EVALBUILDER_RETRY_MAX_DELAY = 0.05
+
+
+@pytest.fixture
+def eager_celery():
+    """Run Celery tasks in-process, for tests of the flow rather than of the worker."""
+    conf = current_app.conf
+    previous = conf.task_always_eager, conf.task_eager_propagates
+    conf.task_always_eager, conf.task_eager_propagates = True, True
+    yield
+    conf.task_always_eager, conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def seeded(db):
+    return load_seeds()
+
+
+@pytest.fixture
+def demo_suite(seeded) -> Suite:
+    return Suite.objects.get(slug="demo")
+
+
+@pytest.fixture
+def small_suite(seeded) -> Suite:
+    """Two published tasks, one of them held out: quick to run, still covers both kinds."""
+    suite = Suite.objects.create(name="Small", slug="small")
+    public = Task.objects.filter(visibility=Task.Visibility.PUBLIC).order_by("slug").first()
+    held_out = Task.objects.filter(visibility=Task.Visibility.HELD_OUT).order_by("slug").first()
+    suite.task_versions.set([public.latest_version(), held_out.latest_version()])
+    return suite
+
+
+@pytest.fixture
+def make_endpoint(db):
+    def make(slug: str, **fields) -> ModelEndpoint:
+        defaults = {
+            "display_name": slug.replace("-", " ").title(),
+            "provider": ModelEndpoint.Provider.SIMULATED,
+            "model_id": slug,
+            "release_date": datetime.date(2025, 1, 1),
+        }
+        defaults.update(fields)
+        return ModelEndpoint.objects.create(slug=slug, **defaults)
+
+    return make
+
+
+@pytest.fixture
+def simulated_grader(make_endpoint) -> Grader:
+    judge = make_endpoint("sim-judge", display_name="Judge")
+    return Grader.objects.create(name="Simulated judge", judge=judge)

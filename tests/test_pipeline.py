@@ -1,0 +1,181 @@
+"""A run from creation to graded samples, with Celery tasks executed in-process."""
+
+import json
+
+import pytest
+
+from graders import services as grading
+from graders.models import CriterionVerdict, Grade, Grader
+from runs import services
+from runs.models import ModelEndpoint, Run, Sample
+from tests.fake_provider import FakeProvider, Planned
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def keys(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+
+
+def test_a_run_of_a_simulated_model_is_sampled_graded_and_completed(
+    eager_celery, small_suite, make_endpoint, simulated_grader
+):
+    model = make_endpoint("sim-model")
+    run = services.create_run(small_suite, model, samples_per_task=3)
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    assert run.planned_samples == 6
+    assert run.samples.filter(status=Sample.Status.DONE).count() == 6
+    grades = Grade.objects.filter(sample__run=run)
+    assert grades.count() == 6
+    assert not grades.exclude(status=Grade.Status.SCORED).exists()
+    for grade in grades:
+        criteria = grade.sample.task_version.criteria.count()
+        assert grade.verdicts.count() == criteria
+        assert grade.score is not None and grade.score <= 1.0
+    assert small_suite.__class__.objects.get(pk=small_suite.pk).is_frozen
+
+
+def test_later_simulated_models_score_higher(
+    eager_celery, demo_suite, make_endpoint, simulated_grader
+):
+    import datetime
+
+    old = make_endpoint("sim-old", release_date=datetime.date(2023, 2, 1))
+    new = make_endpoint("sim-new", release_date=datetime.date(2025, 10, 1))
+    means = {}
+    for model in (old, new):
+        run = services.create_run(demo_suite, model, samples_per_task=2)
+        scores = Grade.objects.filter(sample__run=run).values_list("score", flat=True)
+        means[model.slug] = sum(scores) / len(scores)
+    assert means["sim-new"] > means["sim-old"] + 0.3
+
+
+def test_simulated_outputs_are_deterministic(
+    eager_celery, small_suite, make_endpoint, simulated_grader
+):
+    model = make_endpoint("sim-model")
+    first = services.create_run(small_suite, model, samples_per_task=2)
+    second = services.create_run(small_suite, model, samples_per_task=2)
+    outputs = [
+        list(run.samples.order_by("task_version", "attempt").values_list("output", flat=True))
+        for run in (first, second)
+    ]
+    assert outputs[0] == outputs[1]
+    assert len(set(outputs[0])) > 1, "attempts differ from each other"
+
+
+def test_a_run_survives_provider_errors(
+    eager_celery, small_suite, make_endpoint, simulated_grader, settings
+):
+    settings.EVALBUILDER_MAX_ATTEMPTS = 2
+    settings.EVALBUILDER_ENDPOINT_CONCURRENCY = 1
+    with FakeProvider(reply=lambda request: "An answer.") as fake:
+        # Two calls fail for good (500 then 500), one is rate limited then answers.
+        fake.plan(
+            Planned(status=500),
+            Planned(status=500),
+            Planned(status=429, headers={"retry-after": "0"}),
+            Planned(text="Recovered."),
+        )
+        model = make_endpoint(
+            "fake-openai", provider=ModelEndpoint.Provider.OPENAI, base_url=fake.openai_url
+        )
+        run = services.create_run(small_suite, model, samples_per_task=2)
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    failed = run.samples.get(status=Sample.Status.FAILED)
+    assert failed.error_kind == "server_error"
+    assert failed.tries == 2
+    assert "500" in failed.error
+    assert run.samples.filter(status=Sample.Status.DONE).count() == 3
+    assert run.samples.filter(output="Recovered.", tries=2).exists()
+    assert Grade.objects.filter(sample__run=run).count() == 3
+
+
+def test_a_run_whose_every_call_fails_is_marked_failed(
+    eager_celery, small_suite, make_endpoint, simulated_grader, monkeypatch
+):
+    monkeypatch.delenv("OPENAI_API_KEY")
+    model = make_endpoint("no-key", provider=ModelEndpoint.Provider.OPENAI)
+    run = services.create_run(small_suite, model)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert "every sample failed" in run.error
+    assert set(run.samples.values_list("error_kind", flat=True)) == {"auth"}
+
+
+def test_a_judge_that_answers_badly_leaves_grades_unscored(
+    eager_celery, small_suite, make_endpoint
+):
+    replies = iter(["not json at all", json.dumps({"criteria_met": "yes"})] * 1000)
+    with FakeProvider(reply=lambda request: next(replies)) as fake:
+        judge = make_endpoint(
+            "fake-judge", provider=ModelEndpoint.Provider.OPENAI, base_url=fake.openai_url
+        )
+        Grader.objects.create(name="Broken judge", judge=judge)
+        run = services.create_run(small_suite, make_endpoint("sim-model"))
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    grades = Grade.objects.filter(sample__run=run)
+    assert grades.count() == 2
+    for grade in grades:
+        assert grade.status == Grade.Status.UNSCORED
+        assert grade.score is None
+        assert "unusable judge reply" in grade.unscored_reason
+
+
+def test_a_judge_that_is_down_leaves_grades_unscored_with_the_reason(
+    eager_celery, small_suite, make_endpoint, settings
+):
+    settings.EVALBUILDER_MAX_ATTEMPTS = 1
+    with FakeProvider() as fake:
+        fake.plan(*[Planned(status=503)] * 1000)
+        judge = make_endpoint(
+            "down-judge", provider=ModelEndpoint.Provider.OPENAI, base_url=fake.openai_url
+        )
+        Grader.objects.create(name="Down judge", judge=judge)
+        run = services.create_run(small_suite, make_endpoint("sim-model"))
+    grade = Grade.objects.filter(sample__run=run).first()
+    assert grade.status == Grade.Status.UNSCORED
+    assert "judge call failed (server_error)" in grade.unscored_reason
+
+
+def test_redelivered_chunks_and_grading_write_nothing_twice(
+    eager_celery, small_suite, make_endpoint, simulated_grader
+):
+    run = services.create_run(small_suite, make_endpoint("sim-model"), samples_per_task=2)
+    items = services.work_items(run)
+    samples, grades = Sample.objects.count(), Grade.objects.count()
+    verdicts = CriterionVerdict.objects.count()
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
+    run.refresh_from_db()
+    services.run_chunk(run, items)
+    grading.grade_samples(list(run.samples.values_list("pk", flat=True)))
+    assert (Sample.objects.count(), Grade.objects.count()) == (samples, grades)
+    assert CriterionVerdict.objects.count() == verdicts
+
+
+def test_batched_and_per_criterion_modes_agree_on_the_simulated_judge(
+    eager_celery, small_suite, make_endpoint
+):
+    judge = make_endpoint("sim-judge")
+    per_criterion = Grader.objects.create(name="per", judge=judge, is_active=False)
+    batched = Grader.objects.create(
+        name="batched", judge=judge, mode=Grader.Mode.BATCHED, is_active=False
+    )
+    run = services.create_run(small_suite, make_endpoint("sim-model"), samples_per_task=2)
+    ids = list(run.samples.values_list("pk", flat=True))
+    grading.grade_samples(ids, [per_criterion, batched])
+    for sample_id in ids:
+        verdicts = {
+            grader.pk: dict(
+                CriterionVerdict.objects.filter(
+                    grade__sample_id=sample_id, grade__grader=grader
+                ).values_list("criterion_id", "met")
+            )
+            for grader in (per_criterion, batched)
+        }
+        assert verdicts[per_criterion.pk] == verdicts[batched.pk]
+        assert verdicts[per_criterion.pk]

@@ -1,0 +1,176 @@
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from graders.scoring import CriterionOutcome, rubric_score
+from occupations.models import Occupation, RubricCriterion, Suite, Task, TaskVersion
+from occupations.seeding import SEED_DIR, SeedError, load_seeds, read_seeds
+from runs.providers.textmatch import criterion_matches
+
+pytestmark = pytest.mark.django_db
+
+
+def counts() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (Occupation, Task, TaskVersion, RubricCriterion, Suite)
+    }
+
+
+def test_loading_the_seeds_twice_creates_nothing_the_second_time():
+    first = load_seeds()
+    after_first = counts()
+    second = load_seeds()
+    assert counts() == after_first
+    assert first.counts["task versions created"] == after_first["TaskVersion"]
+    assert second.counts["task versions created"] == 0
+    assert second.counts["occupations created"] == 0
+
+
+def test_the_taxonomy_has_every_soc_major_group_and_enough_detailed_occupations():
+    load_seeds()
+    majors = Occupation.objects.filter(level=Occupation.Level.MAJOR)
+    assert majors.count() == 23
+    assert majors.filter(employment__isnull=False).count() == 22
+    assert majors.get(code="55-0000").employment is None
+    detailed = Occupation.objects.filter(level=Occupation.Level.DETAILED)
+    assert detailed.count() >= 30
+    assert detailed.values("job_category").distinct().count() >= 10
+    assert not detailed.filter(employment__isnull=True).exists()
+    assert not detailed.filter(mean_annual_wage__isnull=True).exists()
+    paralegals = Occupation.objects.get(code="23-2011")
+    assert paralegals.job_category.code == "23-0000"
+
+
+def test_seed_tasks_are_realistic_and_gradable():
+    _, tasks, _ = read_seeds()
+    assert len(tasks) >= 12
+    assert len({t["occupation"][:2] for t in tasks}) >= 8
+    assert any(t["visibility"] == "held_out" for t in tasks)
+    for task in tasks:
+        rubric = task["criteria"]
+        assert 6 <= len(rubric) <= 15, task["slug"]
+        assert any(c["points"] < 0 for c in rubric), task["slug"]
+        assert 10 <= task["estimated_minutes"] <= 480, task["slug"]
+        assert task["reference_solution"].strip(), task["slug"]
+
+
+def _simulated_score(task: dict, output: str) -> float:
+    return rubric_score(
+        [
+            CriterionOutcome(c["points"], criterion_matches(c["text"], output), c["critical"])
+            for c in task["criteria"]
+        ]
+    )
+
+
+def test_under_the_simulated_judge_references_pass_and_empty_answers_score_nothing():
+    _, tasks, _ = read_seeds()
+    for task in tasks:
+        assert _simulated_score(task, task["reference_solution"]) >= task["pass_threshold"]
+        assert _simulated_score(task, "") == 0.0
+        echo = task["instructions"] + "\n" + task["deliverable"]
+        assert _simulated_score(task, echo) < task["pass_threshold"], task["slug"]
+
+
+def test_seed_task_versions_are_published_and_frozen():
+    load_seeds()
+    assert not Task.objects.exclude(status=Task.Status.PUBLISHED).exists()
+    assert not TaskVersion.objects.filter(submitted_at__isnull=True).exists()
+    for task in Task.objects.filter(visibility=Task.Visibility.HELD_OUT):
+        assert task.canary
+
+
+@pytest.fixture
+def seed_copy(tmp_path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEED_DIR, target)
+    return target
+
+
+def _edit_task(seed_dir: Path, slug: str, change) -> None:
+    path = seed_dir / "tasks" / f"{slug}.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _problem_for(seed_dir: Path) -> str:
+    with pytest.raises(SeedError) as caught:
+        load_seeds(seed_dir)
+    assert counts()["Task"] == 0, "nothing may be written when a seed file is bad"
+    return str(caught.value)
+
+
+def test_a_rubric_without_positive_criteria_is_rejected_naming_file_record_and_field(seed_copy):
+    def only_negative(data):
+        data["rubric"] = [c for c in data["rubric"] if c["points"] < 0]
+
+    message = _problem_for_after(seed_copy, "paralegal-chronology", only_negative)
+    assert "tasks/paralegal-chronology.yaml" in message
+    assert "task paralegal-chronology" in message
+    assert "field 'rubric'" in message
+    assert "positive points" in message
+
+
+def _problem_for_after(seed_dir, slug, change) -> str:
+    _edit_task(seed_dir, slug, change)
+    return _problem_for(seed_dir)
+
+
+def test_points_out_of_range_are_rejected(seed_copy):
+    message = _problem_for_after(
+        seed_copy, "nurse-shift-handover", lambda d: d["rubric"][1].update(points=12)
+    )
+    assert "task nurse-shift-handover criterion 2" in message
+    assert "field 'points'" in message
+
+
+def test_an_unknown_occupation_code_is_rejected(seed_copy):
+    message = _problem_for_after(
+        seed_copy, "accountant-bank-reconciliation", lambda d: d.update(occupation="99-9999")
+    )
+    assert "field 'occupation'" in message
+    assert "99-9999" in message
+
+
+def test_a_missing_field_is_rejected(seed_copy):
+    message = _problem_for_after(
+        seed_copy, "customer-service-complaint-reply", lambda d: d.pop("reference_solution")
+    )
+    assert "task customer-service-complaint-reply" in message
+    assert "field 'reference_solution': is missing" in message
+
+
+def test_every_problem_is_reported_at_once(seed_copy):
+    _edit_task(seed_copy, "paralegal-chronology", lambda d: d.pop("title"))
+    message = _problem_for_after(
+        seed_copy, "nurse-shift-handover", lambda d: d.update(estimated_minutes="long")
+    )
+    assert "paralegal-chronology" in message
+    assert "nurse-shift-handover" in message
+    assert "2 problem(s)" in message
+
+
+def test_invalid_yaml_names_the_file_and_line(seed_copy):
+    (seed_copy / "tasks" / "broken.yaml").write_text("slug: broken\ntitle: [unclosed\n")
+    message = _problem_for(seed_copy)
+    assert "broken.yaml" in message
+    assert "line" in message
+
+
+def test_an_edited_seed_task_becomes_a_new_version_and_the_old_one_is_unchanged(seed_copy):
+    load_seeds(seed_copy)
+    task = Task.objects.get(slug="paralegal-chronology")
+    original = task.latest_version()
+    original_text = original.instructions
+    _edit_task(seed_copy, "paralegal-chronology", lambda d: d.update(instructions="Revised."))
+    load_seeds(seed_copy)
+    original.refresh_from_db()
+    assert original.instructions == original_text
+    latest = task.latest_version()
+    assert latest.number == original.number + 1
+    assert latest.instructions == "Revised."
+    assert latest.criteria.count() == original.criteria.count()

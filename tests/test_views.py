@@ -1,0 +1,134 @@
+import datetime
+import html
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from evalbuilder.roles import ensure_role_groups
+from occupations.models import Occupation, Task
+from runs import services
+from runs.models import Run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def graded(
+    eager_celery, demo_suite, make_endpoint, simulated_grader, django_capture_on_commit_callbacks
+) -> list[Run]:
+    runs = []
+    for slug, released in (
+        ("sim-early", datetime.date(2023, 6, 1)),
+        ("sim-late", datetime.date(2025, 6, 1)),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            runs.append(
+                services.create_run(
+                    demo_suite, make_endpoint(slug, release_date=released), samples_per_task=2
+                )
+            )
+    for run in runs:
+        run.refresh_from_db()
+        assert run.status == Run.Status.COMPLETED
+    return runs
+
+
+def login_as(client, role: str):
+    groups = ensure_role_groups()
+    user = get_user_model().objects.create_user(username=role, password="x")
+    user.groups.add(groups[role])
+    client.force_login(user)
+    return user
+
+
+def test_the_home_page_lists_every_job_category_with_its_frontier(client, graded):
+    response = client.get(reverse("reports:home"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert page.count('href="/categories/') == 23
+    assert "Legal Occupations" in page
+    assert "Sim Late" in page
+    assert "simulated" in page
+    assert "not measured" in page  # categories without tasks say so
+    summaries = response.context["summaries"]
+    measured = [s for s in summaries if s.frontier_score is not None]
+    assert len(measured) == response.context["measured"] >= 8
+    assert all(0 <= s.frontier_score <= 1 for s in measured)
+
+
+def test_a_job_category_page_shows_the_trend_chart_and_its_table(client, graded):
+    category = Occupation.objects.get(code="13-0000")
+    response = client.get(reverse("reports:job_category", args=[category.pk]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<svg" in page and 'class="frontier"' in page
+    assert page.count("<circle") == 2
+    results = response.context["results"]
+    assert [r.endpoint.slug for r in results] == ["sim-early", "sim-late"]
+    for r in results:
+        assert 0 <= r.ci_low <= r.mean_score <= r.ci_high <= 1
+        assert r.tasks == 3 and r.samples == 6
+    assert "The best model, Sim Late (simulated), scores" in response.context["summary"]
+    assert "Accountants and Auditors" in page
+
+
+def test_a_page_for_a_non_category_occupation_is_not_found(client, seeded):
+    detailed = Occupation.objects.get(code="23-2011")
+    assert client.get(reverse("reports:job_category", args=[detailed.pk])).status_code == 404
+
+
+def test_run_pages_need_sign_in_and_the_right_role(client, graded):
+    run = graded[0]
+    url = reverse("runs:detail", args=[run.pk])
+    response = client.get(url)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    login_as(client, "author")
+    assert client.get(url).status_code == 403
+    assert client.get(reverse("runs:list")).status_code == 403
+
+
+def every_run_page(client, run: Run) -> str:
+    url = reverse("runs:detail", args=[run.pk])
+    first = client.get(url)
+    assert first.status_code == 200
+    pages = first.context["page"].paginator.num_pages
+    return "".join(client.get(url, {"page": n}).content.decode() for n in range(1, pages + 1))
+
+
+def held_out_lines(run: Run) -> list[str]:
+    """Distinctive lines of the run's outputs on held-out tasks."""
+    return [
+        html.escape(line[:30])
+        for sample in run.samples.filter(task_version__task__visibility=Task.Visibility.HELD_OUT)
+        for line in sample.output.splitlines()
+        if len(line) > 30
+    ]
+
+
+def test_an_operator_sees_samples_grades_and_held_out_outputs(client, graded):
+    login_as(client, "operator")
+    run = graded[1]
+    assert client.get(reverse("runs:list")).status_code == 200
+    body = every_run_page(client, run)
+    assert "Completed" in body
+    assert 'class="met"' in body
+    assert "content hidden" not in body
+    lines = held_out_lines(run)
+    assert lines and all(line in body for line in lines)
+
+
+def test_an_analyst_sees_run_results_but_not_held_out_content(client, graded):
+    login_as(client, "analyst")
+    run = graded[1]
+    body = every_run_page(client, run)
+    assert "Held-out task: content hidden." in body
+    lines = held_out_lines(run)
+    assert lines and not any(line in body for line in lines)
+
+
+def test_health_check_and_sign_in_page(client, db):
+    assert client.get("/healthz").content == b"ok"
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'<label for="id_username">' in response.content
