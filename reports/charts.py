@@ -32,6 +32,16 @@ def _quarter_starts(start: date, end: date) -> list[date]:
     return ticks
 
 
+def _point_label(label: str, cx: float, cy: float, *, right_edge: float) -> str:
+    # Labels of points near the right edge go to their left, so they are not cut off.
+    room_right = right_edge - cx > len(label) * 6.2
+    x, anchor = (cx + 8, "start") if room_right else (cx - 8, "end")
+    return (
+        f'<text class="point-label" x="{x:.1f}" y="{cy - 8:.1f}" text-anchor="{anchor}">'
+        f"{escape(label)}</text>"
+    )
+
+
 def trend_chart(
     points: Sequence[TrendPoint], *, title: str, width: int = 720, height: int = 340
 ) -> SafeString:
@@ -63,8 +73,12 @@ def trend_chart(
             f'<text class="tick" x="{left - 8}" y="{y(tick) + 4:.1f}" text-anchor="end">'
             f"{tick:.0%}</text>"
         )
-    for tick in _quarter_starts(first, last):
-        label = str(tick.year) if tick.month == 1 else f"Q{(tick.month - 1) // 3 + 1}"
+    for index, tick in enumerate(_quarter_starts(first, last)):
+        quarter = f"Q{(tick.month - 1) // 3 + 1}"
+        if tick.month == 1:
+            label = str(tick.year)
+        else:
+            label = f"{quarter} {tick.year}" if index == 0 else quarter
         parts.append(
             f'<line class="axis" x1="{x(tick):.1f}" x2="{x(tick):.1f}" y1="{top + plot_h}" '
             f'y2="{top + plot_h + 5}"/>'
@@ -93,8 +107,7 @@ def trend_chart(
             f'<circle class="{css}" cx="{cx:.1f}" cy="{cy:.1f}" r="5">'
             f"<title>{escape(point.label)}: {point.value:.0%} "
             f"({point.low:.0%}-{point.high:.0%})</title></circle>"
-            f'<text class="point-label" x="{cx + 8:.1f}" y="{cy - 8:.1f}">'
-            f"{escape(point.label)}</text>"
+            + _point_label(point.label, cx, cy, right_edge=left + plot_w)
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))
