@@ -12,7 +12,7 @@ import yaml
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from evalbuilder.roles import ADMIN, ensure_role_groups
+from evalbuilder.roles import ADMIN, ROLE_PERMISSIONS, ensure_role_groups
 from graders.models import Grader
 from occupations.models import Suite
 from occupations.seeding import SEED_DIR
@@ -22,6 +22,10 @@ from runs.models import ModelEndpoint, Schedule
 DEMO_FILE = SEED_DIR / "demo.yaml"
 
 
+class DemoError(ValueError):
+    """A problem in seeds/demo.yaml; nothing was written."""
+
+
 @dataclass
 class Demo:
     endpoints: list[ModelEndpoint]
@@ -29,12 +33,50 @@ class Demo:
     grader: Grader
     schedule: Schedule
     credentials: dict[str, str]
+    """Password of each demo user created now; empty for users that already existed."""
+
+
+def _read_demo(path: Path) -> dict:
+    """Read demo.yaml, naming the field of the first problem found."""
+    where = f"seeds/{path.name}"
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise DemoError(f"{where}: cannot be read: {error}") from error
+    if not isinstance(spec, dict):
+        raise DemoError(f"{where}: must be a mapping")
+
+    def need(mapping: object, field: str, record: str) -> object:
+        if not isinstance(mapping, dict) or mapping.get(field) in (None, ""):
+            raise DemoError(f"{where}: {record}: field '{field}' is missing")
+        return mapping[field]
+
+    endpoints = need(spec, "endpoints", "file")
+    if not isinstance(endpoints, list):
+        raise DemoError(f"{where}: file: field 'endpoints' must be a list")
+    for index, item in enumerate([*endpoints, spec.get("judge")], 1):
+        record = f"endpoint {index}" if index <= len(endpoints) else "judge"
+        for field in ("slug", "display_name", "release_date"):
+            need(item, field, record)
+        release = item["release_date"]
+        if isinstance(release, str):
+            try:
+                item["release_date"] = datetime.date.fromisoformat(release)
+            except ValueError as error:
+                raise DemoError(f"{where}: {record}: field 'release_date': {error}") from error
+        elif not isinstance(release, datetime.date):
+            raise DemoError(f"{where}: {record}: field 'release_date' must be a date")
+    need(spec.get("grader"), "name", "grader")
+    for field in ("name", "suite", "cron", "samples_per_task"):
+        need(spec.get("schedule"), field, "schedule")
+    for index, user in enumerate(spec.get("users") or [], 1):
+        need(user, "username", f"user {index}")
+        if need(user, "role", f"user {index}") not in ROLE_PERMISSIONS:
+            raise DemoError(f"{where}: user {index}: field 'role': unknown role {user['role']!r}")
+    return spec
 
 
 def _simulated_endpoint(spec: dict) -> ModelEndpoint:
-    release = spec["release_date"]
-    if isinstance(release, str):
-        release = datetime.date.fromisoformat(release)
     endpoint, _ = ModelEndpoint.objects.update_or_create(
         slug=spec["slug"],
         defaults={
@@ -43,7 +85,7 @@ def _simulated_endpoint(spec: dict) -> ModelEndpoint:
             "model_id": spec["slug"],
             "family": spec.get("family", ""),
             "lab": spec.get("lab", ""),
-            "release_date": release,
+            "release_date": spec["release_date"],
             "input_price_per_mtok": Decimal(str(spec.get("input_price_per_mtok", "0"))),
             "output_price_per_mtok": Decimal(str(spec.get("output_price_per_mtok", "0"))),
             "parameters": spec.get("parameters", {}),
@@ -53,18 +95,25 @@ def _simulated_endpoint(spec: dict) -> ModelEndpoint:
 
 
 def _demo_users(specs: list[dict]) -> dict[str, str]:
-    """Create the demo users with fresh random passwords, printed by quickstart."""
+    """Create the demo users that do not exist yet, with random passwords quickstart prints.
+
+    Users that exist already are left exactly as they are.
+    """
     groups = ensure_role_groups()
     User = get_user_model()
     credentials = {}
     for spec in specs:
-        user, _ = User.objects.get_or_create(username=spec["username"])
+        if User.objects.filter(username=spec["username"]).exists():
+            credentials[spec["username"]] = ""
+            continue
         password = secrets.token_urlsafe(9)
-        user.set_password(password)
-        user.is_staff = True
-        user.is_superuser = spec["role"] == ADMIN
-        user.email = f"{spec['username']}@example.org"
-        user.save()
+        user = User.objects.create_user(
+            username=spec["username"],
+            email=f"{spec['username']}@example.org",
+            password=password,
+            is_staff=True,
+            is_superuser=spec["role"] == ADMIN,
+        )
         user.groups.set([groups[spec["role"]]])
         credentials[spec["username"]] = password
     return credentials
@@ -73,7 +122,12 @@ def _demo_users(specs: list[dict]) -> dict[str, str]:
 @transaction.atomic
 def install_demo(path: Path = DEMO_FILE) -> Demo:
     """Register the demo's simulated models, judge, grader, schedule and users (idempotent)."""
-    spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    spec = _read_demo(path)
+    suite = Suite.objects.filter(slug=spec["schedule"]["suite"]).first()
+    if suite is None:
+        raise DemoError(
+            f"seeds/{path.name}: schedule: field 'suite': no suite {spec['schedule']['suite']!r}"
+        )
     endpoints = [_simulated_endpoint(item) for item in spec["endpoints"]]
     judge = _simulated_endpoint(spec["judge"])
     grader, _ = Grader.objects.update_or_create(
@@ -88,7 +142,7 @@ def install_demo(path: Path = DEMO_FILE) -> Demo:
     schedule_spec = spec["schedule"]
     schedule = run_services.save_schedule(
         name=schedule_spec["name"],
-        suite=Suite.objects.get(slug=schedule_spec["suite"]),
+        suite=suite,
         endpoints=endpoints,
         cron=schedule_spec["cron"],
         samples_per_task=schedule_spec["samples_per_task"],

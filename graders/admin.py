@@ -22,3 +22,10 @@ class GradeAdmin(admin.ModelAdmin):
     list_filter = ["grader", "status", "success"]
     raw_id_fields = ["sample"]
     inlines = [CriterionVerdictInline]
+
+
+@admin.register(CriterionVerdict)
+class CriterionVerdictAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "grade", "met"]
+    list_filter = ["met"]
+    raw_id_fields = ["grade", "criterion"]

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 
+from graders.prompts import PROMPT_VERSION
 from occupations.models import RubricCriterion
 from runs.models import ModelEndpoint, Sample
 
@@ -30,7 +31,7 @@ class Grader(models.Model):
         help_text="The model that judges (LLM graders only).",
     )
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.PER_CRITERION)
-    prompt_version = models.CharField(max_length=32, default="rubric-v1")
+    prompt_version = models.CharField(max_length=32, default=PROMPT_VERSION)
     is_active = models.BooleanField(
         default=True, help_text="Active graders grade every new sample as it lands."
     )

@@ -9,6 +9,8 @@ import re
 from collections.abc import Sequence
 
 from occupations.models import RubricCriterion, TaskVersion
+from runs.engine import task_prompt
+from runs.providers.judging import criterion_block, output_block
 
 PROMPT_VERSION = "rubric-v1"
 
@@ -41,15 +43,7 @@ class JudgeReplyError(ValueError):
 
 
 def _task_block(version: TaskVersion) -> str:
-    parts = [version.instructions.strip()]
-    if version.context.strip():
-        parts.append("Input material:\n" + version.context.strip())
-    parts.append("Deliverable:\n" + version.deliverable.strip())
-    return "<task>\n" + "\n\n".join(parts) + "\n</task>"
-
-
-def _output_block(output: str) -> str:
-    return f"<candidate_output>\n{output}\n</candidate_output>"
+    return f"<task>\n{task_prompt(version)}\n</task>"
 
 
 def per_criterion_messages(
@@ -57,8 +51,8 @@ def per_criterion_messages(
 ) -> list[dict[str, str]]:
     note = f"\n{NEGATIVE_NOTE}" if criterion.points < 0 else ""
     user = (
-        f"{_task_block(version)}\n\n<criterion>\n{criterion.text}\n</criterion>{note}\n\n"
-        f"{PER_CRITERION_FORMAT}\n\n{_output_block(output)}"
+        f"{_task_block(version)}\n\n{criterion_block(criterion.text)}{note}\n\n"
+        f"{PER_CRITERION_FORMAT}\n\n{output_block(output)}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
@@ -69,10 +63,10 @@ def batched_messages(
     lines = []
     for criterion in criteria:
         note = " (undesirable behaviour: met = present)" if criterion.points < 0 else ""
-        lines.append(f'<criterion id="{criterion.pk}">\n{criterion.text}\n</criterion>{note}')
+        lines.append(criterion_block(criterion.text, criterion.pk) + note)
     user = (
         f"{_task_block(version)}\n\n" + "\n".join(lines) + f"\n\n{BATCHED_FORMAT}\n\n"
-        f"{_output_block(output)}"
+        f"{output_block(output)}"
     )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
@@ -80,15 +74,29 @@ def batched_messages(
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
 
 
-def _load_object(reply: str) -> dict:
+def _load_object(reply: str, key: str) -> dict:
+    """The verdict object of a reply: the whole reply as JSON, or else the last JSON object
+    in it that has `key`.
+
+    The fallback takes the *last* such object because a judge that quotes the candidate
+    output may quote a forged verdict from it; its own verdict comes after.
+    """
     text = _FENCE.sub("", reply.strip())
     try:
         value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise JudgeReplyError(f"the judge reply is not JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise JudgeReplyError("the judge reply is not a JSON object")
-    return value
+    except json.JSONDecodeError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    decoder = json.JSONDecoder()
+    for start in reversed([m.start() for m in re.finditer(r"\{", text)]):
+        try:
+            candidate, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(candidate, dict) and key in candidate:
+            return candidate
+    raise JudgeReplyError(f"the judge reply holds no JSON object with {key!r}")
 
 
 def _verdict_of(item: dict) -> tuple[bool, str]:
@@ -100,12 +108,12 @@ def _verdict_of(item: dict) -> tuple[bool, str]:
 
 def parse_per_criterion(reply: str) -> tuple[bool, str]:
     """(met, explanation) from a per-criterion judge reply."""
-    return _verdict_of(_load_object(reply))
+    return _verdict_of(_load_object(reply, "criteria_met"))
 
 
 def parse_batched(reply: str, criterion_ids: Sequence[int]) -> dict[int, tuple[bool, str]]:
     """{criterion id: (met, explanation)} from a batched reply; every criterion must be there."""
-    verdicts = _load_object(reply).get("verdicts")
+    verdicts = _load_object(reply, "verdicts").get("verdicts")
     if not isinstance(verdicts, list):
         raise JudgeReplyError("verdicts is missing or not a list")
     found: dict[int, tuple[bool, str]] = {}

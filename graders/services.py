@@ -41,6 +41,13 @@ def _judge_request(messages: list[dict[str, str]]) -> ModelRequest:
 
 def judge_samples(grader: Grader, samples: Sequence[Sample]) -> list[Judgement]:
     """Ask the grader's judge about every criterion of every sample, concurrently."""
+    if grader.prompt_version != prompts.PROMPT_VERSION:
+        # A grader names the prompt it was validated with; another prompt is another grader.
+        reason = (
+            f"grader asks for judge prompt {grader.prompt_version!r}, "
+            f"but this installation has {prompts.PROMPT_VERSION!r}"
+        )
+        return [Judgement(unscored_reason=reason) for _ in samples]
     plans: list[tuple[int, list[RubricCriterion] | RubricCriterion]] = []
     requests: list[ModelRequest] = []
     for index, sample in enumerate(samples):
@@ -142,10 +149,11 @@ def active_graders() -> list[Grader]:
 
 def grade_samples(sample_ids: Iterable[int], graders: Sequence[Grader] | None = None) -> int:
     """Grade the given samples with every active LLM grader; returns grades written."""
+    sample_ids = list(sample_ids)
     written = 0
     for grader in graders if graders is not None else active_graders():
         samples = list(
-            Sample.objects.filter(pk__in=list(sample_ids), status=Sample.Status.DONE)
+            Sample.objects.filter(pk__in=sample_ids, status=Sample.Status.DONE)
             .exclude(grades__grader=grader)
             .select_related("task_version__task")
             .prefetch_related("task_version__criteria")

@@ -58,9 +58,45 @@ class TaskVersionAdmin(admin.ModelAdmin):
             return [f.name for f in self.model._meta.fields]
         return ["submitted_at"]
 
+    def has_delete_permission(self, request, obj=None):
+        locked = obj is not None and obj.is_locked
+        return not locked and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # The bulk action would delete submitted versions along with drafts.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
 
 @admin.register(Suite)
 class SuiteAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "frozen_at"]
-    readonly_fields = ["frozen_at"]
     filter_horizontal = ["task_versions"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_frozen:
+            return ["frozen_at", "task_versions"]
+        return ["frozen_at"]
+
+
+@admin.register(RubricCriterion)
+class RubricCriterionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "task_version", "tag", "critical"]
+    list_filter = ["tag", "critical"]
+    search_fields = ["text", "task_version__task__slug"]
+    raw_id_fields = ["task_version"]
+
+    def has_change_permission(self, request, obj=None):
+        locked = obj is not None and obj.task_version.is_locked
+        return not locked and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        locked = obj is not None and obj.task_version.is_locked
+        return not locked and super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # The bulk action would reach criteria of submitted versions too.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

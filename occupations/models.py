@@ -6,7 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
 from django.utils import timezone
 
 
@@ -93,9 +94,6 @@ class Occupation(models.Model):
             Occupation.objects.filter(pk=self.pk).update(job_category=self.pk)
             self.job_category_id = self.pk
 
-    def get_absolute_url(self) -> str:
-        return reverse("reports:job_category", args=[self.job_category_id or self.pk])
-
     @property
     def is_job_category(self) -> bool:
         return self.job_category_id == self.pk
@@ -152,7 +150,33 @@ class Task(models.Model):
 
 
 class LockedVersionError(ValidationError):
-    """Raised when something tries to change a submitted task version."""
+    """Raised when something tries to change a submitted task version or a frozen suite."""
+
+
+class TaskVersionQuerySet(models.QuerySet):
+    """Bulk updates and deletes respect the freeze too: only `submitted_at` may be set."""
+
+    def update(self, **kwargs):
+        if set(kwargs) - {"submitted_at"} and self.filter(submitted_at__isnull=False).exists():
+            raise LockedVersionError("Submitted task versions cannot change.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.filter(submitted_at__isnull=False).exists():
+            raise LockedVersionError("Submitted task versions cannot be deleted.")
+        return super().delete()
+
+
+class RubricCriterionQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        if self.filter(task_version__submitted_at__isnull=False).exists():
+            raise LockedVersionError("The rubric of a submitted version cannot change.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.filter(task_version__submitted_at__isnull=False).exists():
+            raise LockedVersionError("The rubric of a submitted version cannot change.")
+        return super().delete()
 
 
 class TaskVersion(models.Model):
@@ -188,6 +212,8 @@ class TaskVersion(models.Model):
         null=True, blank=True, help_text="Set when submitted; the version is frozen from then on."
     )
 
+    objects = TaskVersionQuerySet.as_manager()
+
     class Meta:
         ordering = ["task", "number"]
         constraints = [
@@ -219,9 +245,6 @@ class TaskVersion(models.Model):
             self.submitted_at = timezone.now()
             TaskVersion.objects.filter(pk=self.pk).update(submitted_at=self.submitted_at)
 
-    def positive_points(self) -> int:
-        return sum(c.points for c in self.criteria.all() if c.points > 0)
-
 
 class RubricCriterion(models.Model):
     """One checkable statement about a good (or, with negative points, a bad) answer."""
@@ -246,6 +269,8 @@ class RubricCriterion(models.Model):
         default=False, help_text="Failing this criterion fails the attempt whatever its score."
     )
 
+    objects = RubricCriterionQuerySet.as_manager()
+
     class Meta:
         ordering = ["task_version", "order"]
         verbose_name_plural = "rubric criteria"
@@ -263,13 +288,16 @@ class RubricCriterion(models.Model):
         return f"[{self.points:+d}] {self.text[:80]}"
 
     def save(self, *args, **kwargs) -> None:
-        if TaskVersion.objects.filter(pk=self.task_version_id, submitted_at__isnull=False).exists():
-            raise LockedVersionError("The rubric of a submitted version cannot change.")
+        self._refuse_if_locked()
         super().save(*args, **kwargs)
 
-    @property
-    def is_negative(self) -> bool:
-        return self.points < 0
+    def delete(self, *args, **kwargs):
+        self._refuse_if_locked()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_locked(self) -> None:
+        if TaskVersion.objects.filter(pk=self.task_version_id, submitted_at__isnull=False).exists():
+            raise LockedVersionError("The rubric of a submitted version cannot change.")
 
 
 class Suite(models.Model):
@@ -298,3 +326,18 @@ class Suite(models.Model):
             Suite.objects.filter(pk=self.pk, frozen_at__isnull=True).update(
                 frozen_at=self.frozen_at
             )
+
+
+@receiver(m2m_changed, sender=Suite.task_versions.through)
+def refuse_changes_to_frozen_suites(sender, instance, action, reverse, pk_set, **kwargs) -> None:
+    """A suite used by a run keeps its task versions, so results stay comparable."""
+    if action not in ("pre_add", "pre_remove", "pre_clear"):
+        return
+    if reverse:  # version.suites.add(...): the suites are in pk_set (or all, when clearing)
+        suites = Suite.objects.filter(pk__in=pk_set) if pk_set else instance.suites.all()
+        frozen = suites.filter(frozen_at__isnull=False)
+    else:
+        frozen = [instance] if instance.is_frozen else []
+    names = ", ".join(suite.slug for suite in frozen)
+    if names:
+        raise LockedVersionError(f"Suite {names} is frozen by a run; make a new suite instead.")

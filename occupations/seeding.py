@@ -7,6 +7,7 @@ nothing. Published task versions never change: edited seed content becomes a new
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -19,6 +20,7 @@ from django.db import transaction
 from occupations.models import Occupation, RubricCriterion, Suite, Task, TaskVersion, Taxonomy
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
+DEFAULT_TAXONOMY = "SOC 2018"  # what a task file's occupation code refers to unless it says
 TASK_FIELDS = (
     "instructions",
     "context",
@@ -62,11 +64,16 @@ class SeedReport:
         return ", ".join(parts) or "nothing to do"
 
 
+def _label(path: Path) -> str:
+    """A seed file as its messages name it: 'tasks/x.yaml', 'suites.yaml'."""
+    return path.name if path.parent.name in ("seeds", "") else f"{path.parent.name}/{path.name}"
+
+
 class _Checker:
     """Collects problems for one file so all of them are reported at once."""
 
     def __init__(self, path: Path, problems: list[SeedProblem]) -> None:
-        self.file = path.name if path.parent.name == "seeds" else f"{path.parent.name}/{path.name}"
+        self.file = _label(path)
         self.problems = problems
 
     def problem(self, record: str, field_name: str, message: str) -> None:
@@ -103,9 +110,9 @@ def _read_yaml(path: Path, problems: list[SeedProblem]) -> Any:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
-        problems.append(SeedProblem(path.name, where, "-", f"is not valid YAML: {error}"))
+        problems.append(SeedProblem(_label(path), where, "-", f"is not valid YAML: {error}"))
     except OSError as error:
-        problems.append(SeedProblem(path.name, "file", "-", f"cannot be read: {error}"))
+        problems.append(SeedProblem(_label(path), "file", "-", f"cannot be read: {error}"))
     return None
 
 
@@ -117,7 +124,10 @@ def _check_taxonomy(path: Path, data: Any, problems: list[SeedProblem]) -> dict 
     if not isinstance(data, dict):
         check.problem("file", "-", "must be a mapping with 'taxonomy' and 'occupations'")
         return None
-    meta = data.get("taxonomy") or {}
+    meta = data.get("taxonomy")
+    if not isinstance(meta, dict):
+        check.problem("file", "taxonomy", "must be a mapping with name and version")
+        return None
     name = check.text(meta, "taxonomy", "name")
     version = str(meta.get("version", "")).strip()
     if not version:
@@ -147,14 +157,23 @@ def _check_taxonomy(path: Path, data: Any, problems: list[SeedProblem]) -> dict 
         if parent and parent not in codes:
             check.problem(record, "parent", f"{parent!r} is not listed before this occupation")
         employment = row.get("employment")
-        if employment is not None and (not isinstance(employment, int) or employment < 0):
+        if employment is not None and (
+            isinstance(employment, bool) or not isinstance(employment, int) or employment < 0
+        ):
             check.problem(record, "employment", f"must be a whole number >= 0, got {employment!r}")
         wage = row.get("mean_annual_wage")
         if wage is not None:
             try:
                 wage = Decimal(str(wage))
+                if not wage.is_finite() or wage < 0:
+                    raise InvalidOperation
             except InvalidOperation:
-                check.problem(record, "mean_annual_wage", f"is not a number: {wage!r}")
+                check.problem(
+                    record,
+                    "mean_annual_wage",
+                    f"must be a number >= 0, got {row['mean_annual_wage']!r}",
+                )
+                wage = None
         rows.append(
             {
                 "code": code,
@@ -177,7 +196,7 @@ def _check_taxonomy(path: Path, data: Any, problems: list[SeedProblem]) -> dict 
     }
 
 
-def _check_task(path: Path, data: Any, known_codes: set[str], problems: list[SeedProblem]):
+def _check_task(path: Path, data: Any, known: set[tuple[str, str]], problems: list[SeedProblem]):
     check = _Checker(path, problems)
     if not isinstance(data, dict):
         check.problem("file", "-", "must be a mapping describing one task")
@@ -186,18 +205,30 @@ def _check_task(path: Path, data: Any, known_codes: set[str], problems: list[See
     record = f"task {slug or path.stem}"
     if not slug:
         check.problem(record, "slug", "is missing")
+    taxonomy = str(data.get("taxonomy") or DEFAULT_TAXONOMY).strip()
     occupation = str(data.get("occupation") or "").strip()
     if not occupation:
         check.problem(record, "occupation", "is missing")
-    elif occupation not in known_codes:
-        check.problem(record, "occupation", f"unknown occupation code {occupation!r}")
+    elif (taxonomy, occupation) not in known:
+        check.problem(record, "occupation", f"unknown occupation code {occupation!r} in {taxonomy}")
     visibility = data.get("visibility", Task.Visibility.PUBLIC)
     if visibility not in Task.Visibility.values:
         check.problem(record, "visibility", "must be 'public' or 'held_out'")
+    canary = data.get("canary")
+    if canary is not None:
+        try:
+            canary = uuid.UUID(str(canary))
+        except ValueError:
+            check.problem(record, "canary", f"must be a GUID, got {canary!r}")
+            canary = None
+    elif visibility == Task.Visibility.HELD_OUT:
+        check.problem(record, "canary", "is missing: every held-out task carries a canary GUID")
     task = {
         "slug": slug,
+        "taxonomy": taxonomy,
         "occupation": occupation,
         "visibility": visibility,
+        "canary": canary,
         "title": check.text(data, record, "title"),
         "instructions": check.text(data, record, "instructions"),
         "context": check.text(data, record, "context", required=False),
@@ -266,7 +297,9 @@ def _check_suites(path: Path, data: Any, slugs: set[str], problems: list[SeedPro
                 check.problem(record, "tasks", "must be 'all' or a list of task slugs")
                 tasks = []
             for task_slug in tasks:
-                if task_slug not in slugs:
+                if not isinstance(task_slug, str):
+                    check.problem(record, "tasks", f"must list task slugs, got {task_slug!r}")
+                elif task_slug not in slugs:
                     check.problem(record, "tasks", f"unknown task slug {task_slug!r}")
         found.append(
             {
@@ -287,12 +320,19 @@ def read_seeds(seed_dir: Path = SEED_DIR) -> tuple[list[dict], list[dict], list[
         checked = _check_taxonomy(path, _read_yaml(path, problems), problems)
         if checked:
             taxonomies.append(checked)
-    known_codes = {row["code"] for t in taxonomies for row in t["occupations"]}
-    known_codes |= set(Occupation.objects.values_list("code", flat=True))
+    known = {
+        (f"{t['name']} {t['version']}", row["code"]) for t in taxonomies for row in t["occupations"]
+    }
+    known |= {
+        (f"{name} {version}", code)
+        for name, version, code in Occupation.objects.values_list(
+            "taxonomy__name", "taxonomy__version", "code"
+        )
+    }
     tasks = []
     slugs: dict[str, str] = {}
     for path in sorted((seed_dir / "tasks").glob("*.yaml")):
-        checked = _check_task(path, _read_yaml(path, problems), known_codes, problems)
+        checked = _check_task(path, _read_yaml(path, problems), known, problems)
         if checked:
             if checked["slug"] in slugs:
                 problems.append(
@@ -366,26 +406,23 @@ def _version_matches(version: TaskVersion, spec: dict) -> bool:
     return same_fields and stored == wanted
 
 
-def _write_task(spec: dict, occupations: dict[str, Occupation], report: SeedReport) -> TaskVersion:
+def _write_task(
+    spec: dict, occupations: dict[tuple[str, str], Occupation], report: SeedReport
+) -> TaskVersion:
+    wanted = {
+        "occupation": occupations[(spec["taxonomy"], spec["occupation"])],
+        "title": spec["title"],
+        "visibility": spec["visibility"],
+    }
+    if spec["canary"] is not None:
+        wanted["canary"] = spec["canary"]
     task, created = Task.objects.get_or_create(
-        slug=spec["slug"],
-        defaults={
-            "occupation": occupations[spec["occupation"]],
-            "title": spec["title"],
-            "visibility": spec["visibility"],
-            "status": Task.Status.PUBLISHED,
-        },
+        slug=spec["slug"], defaults={**wanted, "status": Task.Status.PUBLISHED}
     )
-    if not created:
-        wanted = {
-            "occupation": occupations[spec["occupation"]],
-            "title": spec["title"],
-            "visibility": spec["visibility"],
-        }
-        if any(getattr(task, k) != v for k, v in wanted.items()):
-            for k, v in wanted.items():
-                setattr(task, k, v)
-            task.save()
+    if not created and any(getattr(task, k) != v for k, v in wanted.items()):
+        for k, v in wanted.items():
+            setattr(task, k, v)
+        task.save()
     latest = task.versions.prefetch_related("criteria").order_by("-number").first()
     if latest is not None and _version_matches(latest, spec):
         report.counts["task versions unchanged"] += 1
@@ -433,7 +470,9 @@ def load_seeds(seed_dir: Path = SEED_DIR) -> SeedReport:
     with transaction.atomic():
         for spec in taxonomies:
             _write_taxonomy(spec, report)
-        occupations = {o.code: o for o in Occupation.objects.all()}
+        occupations = {
+            (str(o.taxonomy), o.code): o for o in Occupation.objects.select_related("taxonomy")
+        }
         versions = {spec["slug"]: _write_task(spec, occupations, report) for spec in tasks}
         for spec in suites:
             _write_suite(spec, versions, report)

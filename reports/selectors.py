@@ -11,7 +11,7 @@ from django.db.models import Avg, Case, Count, F, FloatField, Max, Q, When
 from graders.models import Grade, Grader
 from occupations.models import Occupation, Task
 from reports import stats
-from runs.models import ModelEndpoint
+from runs.models import ModelEndpoint, Run, Sample
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,12 @@ class ModelResult:
     ci_high: float
     success_rate: float
     samples: int
+    """Scored samples behind the figures."""
     tasks: int
+    unscored: int = 0
+    """Samples the grader could not score (left out of the figures)."""
+    failed: int = 0
+    """Samples whose model call failed (left out of the figures)."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,27 @@ def default_grader() -> Grader | None:
 
 
 def _scored(grader: Grader):
-    return Grade.objects.filter(grader=grader, status=Grade.Status.SCORED)
+    """Scored grades of finished runs: a run still in progress is not a result yet."""
+    return Grade.objects.filter(
+        grader=grader, status=Grade.Status.SCORED, sample__run__status=Run.Status.COMPLETED
+    )
+
+
+def _per_task(grades):
+    """One row per (job category, model, task): mean score, success rate, samples.
+
+    Reports weigh every task once, whatever its number of attempts, so aggregates over a
+    model are means of these rows.
+    """
+    return grades.values(
+        category=F("sample__task_version__task__occupation__job_category"),
+        endpoint=F("sample__run__endpoint"),
+        task=F("sample__task_version__task"),
+    ).annotate(
+        mean=Avg("score"),
+        success=Avg(Case(When(success=True, then=1.0), default=0.0, output_field=FloatField())),
+        samples=Count("pk"),
+    )
 
 
 def job_categories():
@@ -64,20 +89,15 @@ def job_categories():
 
 def category_summaries(grader: Grader | None) -> list[CategorySummary]:
     """Every job category with its task count and the best model's clipped mean score."""
-    best: dict[int, tuple[float, int]] = {}
+    task_means: dict[tuple[int, int], list[float]] = defaultdict(list)
     if grader is not None:
-        rows = (
-            _scored(grader)
-            .values(
-                category=F("sample__task_version__task__occupation__job_category"),
-                endpoint=F("sample__run__endpoint"),
-            )
-            .annotate(mean=Avg("score"))
-        )
-        for row in rows:
-            score = stats.clip_unit(row["mean"])
-            if row["category"] not in best or score > best[row["category"]][0]:
-                best[row["category"]] = (score, row["endpoint"])
+        for row in _per_task(_scored(grader)):
+            task_means[(row["category"], row["endpoint"])].append(row["mean"])
+    best: dict[int, tuple[float, int]] = {}
+    for (category_id, endpoint_id), means in task_means.items():
+        score = stats.clipped_mean(means)
+        if category_id not in best or score > best[category_id][0]:
+            best[category_id] = (score, endpoint_id)
     endpoints = ModelEndpoint.objects.in_bulk({e for _, e in best.values()})
     summaries = []
     for category in job_categories():
@@ -94,35 +114,49 @@ def category_summaries(grader: Grader | None) -> list[CategorySummary]:
 
 
 def category_results(category: Occupation, grader: Grader | None) -> list[ModelResult]:
-    """Per model in a job category: clipped mean with a task-bootstrap interval, success rate."""
+    """Per model in a job category: clipped mean over tasks with a task-bootstrap interval,
+    success rate, and how many samples were left out (unscored grades, failed calls)."""
     if grader is None:
         return []
-    scored = _scored(grader).filter(sample__task_version__task__occupation__job_category=category)
-    per_task = scored.values(
-        endpoint=F("sample__run__endpoint"), task=F("sample__task_version__task")
-    ).annotate(mean=Avg("score"))
-    task_means: dict[int, list[float]] = defaultdict(list)
-    for row in per_task:
-        task_means[row["endpoint"]].append(row["mean"])
-    totals = scored.values(endpoint=F("sample__run__endpoint")).annotate(
-        mean=Avg("score"),
-        success=Avg(Case(When(success=True, then=1.0), default=0.0, output_field=FloatField())),
-        samples=Count("pk"),
-        tasks=Count("sample__task_version__task", distinct=True),
+    in_category = {"sample__task_version__task__occupation__job_category": category}
+    rows_by_endpoint: dict[int, list[dict]] = defaultdict(list)
+    for row in _per_task(_scored(grader).filter(**in_category)):
+        rows_by_endpoint[row["endpoint"]].append(row)
+    unscored = dict(
+        Grade.objects.filter(
+            grader=grader,
+            status=Grade.Status.UNSCORED,
+            sample__run__status=Run.Status.COMPLETED,
+            **in_category,
+        )
+        .values_list("sample__run__endpoint")
+        .annotate(n=Count("pk"))
     )
-    endpoints = ModelEndpoint.objects.in_bulk([row["endpoint"] for row in totals])
+    failed = dict(
+        Sample.objects.filter(
+            status=Sample.Status.FAILED,
+            run__status=Run.Status.COMPLETED,
+            task_version__task__occupation__job_category=category,
+        )
+        .values_list("run__endpoint")
+        .annotate(n=Count("pk"))
+    )
+    endpoints = ModelEndpoint.objects.in_bulk(list(rows_by_endpoint))
     results = []
-    for row in totals:
-        low, high = stats.bootstrap_ci(task_means[row["endpoint"]])
+    for endpoint_id, rows in rows_by_endpoint.items():
+        means = [row["mean"] for row in rows]
+        low, high = stats.bootstrap_ci(means)
         results.append(
             ModelResult(
-                endpoint=endpoints[row["endpoint"]],
-                mean_score=stats.clip_unit(row["mean"]),
+                endpoint=endpoints[endpoint_id],
+                mean_score=stats.clipped_mean(means),
                 ci_low=low,
                 ci_high=high,
-                success_rate=row["success"] or 0.0,
-                samples=row["samples"],
-                tasks=row["tasks"],
+                success_rate=sum(row["success"] for row in rows) / len(rows),
+                samples=sum(row["samples"] for row in rows),
+                tasks=len(rows),
+                unscored=unscored.get(endpoint_id, 0),
+                failed=failed.get(endpoint_id, 0),
             )
         )
     return sorted(results, key=lambda r: (r.endpoint.release_date, r.endpoint.display_name))

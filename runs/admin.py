@@ -41,4 +41,9 @@ class RunAdmin(admin.ModelAdmin):
 class SampleAdmin(admin.ModelAdmin):
     list_display = ["__str__", "status", "error_kind", "tries", "latency_ms", "cost"]
     list_filter = ["status", "error_kind"]
-    raw_id_fields = ["run", "task_version"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

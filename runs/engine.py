@@ -37,8 +37,8 @@ WorkItem = tuple[int, int]
 """(task version id, attempt index)."""
 
 
-def task_messages(version: TaskVersion) -> list[dict[str, str]]:
-    """The prompt for one task version: instructions, input material, deliverable."""
+def task_prompt(version: TaskVersion) -> str:
+    """What a model is asked for one task version: instructions, input material, deliverable."""
     parts = [version.instructions.strip()]
     if version.context.strip():
         parts.append("## Input material\n\n" + version.context.strip())
@@ -46,9 +46,13 @@ def task_messages(version: TaskVersion) -> list[dict[str, str]]:
     if version.task.is_held_out:
         # The canary travels with held-out text so that a leak into training data shows.
         parts.append(version.task.canary_string)
+    return "\n\n".join(parts)
+
+
+def task_messages(version: TaskVersion) -> list[dict[str, str]]:
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": "\n\n".join(parts)},
+        {"role": "user", "content": task_prompt(version)},
     ]
 
 
@@ -69,6 +73,10 @@ class CallOutcome:
     tries: int
 
 
+def _internal(error: Exception) -> ProviderError:
+    return ProviderError("internal", f"{type(error).__name__}: {error}")
+
+
 async def call_many(
     endpoint: ModelEndpoint,
     requests: Sequence[ModelRequest],
@@ -81,8 +89,9 @@ async def call_many(
         provider = get_provider(
             endpoint, timeout=settings.EVALBUILDER_REQUEST_TIMEOUT, task_versions=task_versions
         )
-    except ProviderError as error:
-        return [CallOutcome(None, error, 0) for _ in requests]
+    except Exception as error:
+        failure = error if isinstance(error, ProviderError) else _internal(error)
+        return [CallOutcome(None, failure, 0) for _ in requests]
     limit = asyncio.Semaphore(max(1, concurrency))
     policy = retry_policy()
 
@@ -92,6 +101,9 @@ async def call_many(
                 response, tries = await call_with_retries(provider, request, policy)
             except ProviderError as error:
                 return CallOutcome(None, error, error.tries)
+            except Exception as error:
+                logger.exception("unexpected error calling %s", endpoint.slug)
+                return CallOutcome(None, _internal(error), 1)
             return CallOutcome(response, None, tries)
 
     try:
@@ -100,8 +112,8 @@ async def call_many(
         await provider.aclose()
 
 
-def sample_chunk(run: Run, items: Sequence[WorkItem]) -> list[int]:
-    """Sample every pair not sampled yet; returns the ids of the samples this call wrote."""
+def sample_chunk(run: Run, items: Sequence[WorkItem]) -> int:
+    """Sample every pair of the chunk not sampled yet; returns how many were sampled now."""
     wanted = {(int(version_id), int(attempt)) for version_id, attempt in items}
     already = set(
         Sample.objects.filter(run=run, task_version_id__in={v for v, _ in wanted}).values_list(
@@ -110,7 +122,7 @@ def sample_chunk(run: Run, items: Sequence[WorkItem]) -> list[int]:
     )
     todo = sorted(wanted - already)
     if not todo:
-        return []
+        return 0
     versions = (
         TaskVersion.objects.select_related("task")
         .prefetch_related("criteria")
@@ -171,12 +183,4 @@ def sample_chunk(run: Run, items: Sequence[WorkItem]) -> list[int]:
                 )
             )
     Sample.objects.bulk_create(rows, ignore_conflicts=True)
-    return _ids_of(run, todo)
-
-
-def _ids_of(run: Run, pairs: Sequence[WorkItem]) -> list[int]:
-    wanted = set(pairs)
-    rows = Sample.objects.filter(run=run, task_version_id__in={v for v, _ in pairs}).values_list(
-        "pk", "task_version_id", "attempt"
-    )
-    return [pk for pk, version_id, attempt in rows if (version_id, attempt) in wanted]
+    return len(rows)

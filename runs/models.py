@@ -5,9 +5,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.urls import reverse
 
 from occupations.models import Suite, TaskVersion
+from runs.cron import validate_cron
 
 
 class ModelEndpoint(models.Model):
@@ -83,6 +83,7 @@ class Schedule(models.Model):
     cron = models.CharField(
         max_length=100,
         default="0 2 * * 1",
+        validators=[validate_cron],
         help_text="Five cron fields: minute hour day-of-month month day-of-week.",
     )
     enabled = models.BooleanField(default=True)
@@ -133,6 +134,12 @@ class Run(models.Model):
     schedule = models.ForeignKey(
         Schedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
+    trigger_id = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Id of the scheduler message that started this run, so it starts it once.",
+    )
     samples_per_task = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     planned_samples = models.PositiveIntegerField(default=0)
@@ -145,12 +152,16 @@ class Run(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trigger_id", "endpoint"],
+                condition=~models.Q(trigger_id=""),
+                name="one_run_per_trigger_and_endpoint",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Run {self.pk}: {self.suite} on {self.endpoint}"
-
-    def get_absolute_url(self) -> str:
-        return reverse("runs:detail", args=[self.pk])
 
     @property
     def is_finished(self) -> bool:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 from celery import current_app
 from django.conf import settings
@@ -19,6 +20,7 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from occupations.models import Suite
 from runs import engine
+from runs.cron import parse_cron
 from runs.models import ModelEndpoint, Run, Sample, Schedule
 
 logger = logging.getLogger(__name__)
@@ -40,18 +42,30 @@ def create_run(
     *,
     samples_per_task: int = 1,
     schedule: Schedule | None = None,
+    trigger_id: str = "",
 ) -> Run:
     """Queue a run of a suite on an endpoint; the suite is frozen from now on."""
     if samples_per_task < 1:
         raise ValueError("samples_per_task must be at least 1")
-    version_count = suite.task_versions.count()
+    versions = suite.task_versions.all()
+    version_count = versions.count()
     if version_count == 0:
         raise ValueError(f"Suite {suite.slug!r} has no task versions to run")
+    drafts = [str(v) for v in versions.filter(submitted_at__isnull=True)]
+    if drafts:
+        raise ValueError(f"Suite {suite.slug!r} holds unsubmitted versions: {', '.join(drafts)}")
+    unscorable = [str(v) for v in versions.exclude(criteria__points__gt=0)]
+    if unscorable:
+        raise ValueError(
+            f"Suite {suite.slug!r} holds versions without a positive criterion: "
+            f"{', '.join(unscorable)}"
+        )
     suite.freeze()
     run = Run.objects.create(
         suite=suite,
         endpoint=endpoint,
         schedule=schedule,
+        trigger_id=trigger_id,
         samples_per_task=samples_per_task,
         planned_samples=version_count * samples_per_task,
     )
@@ -59,13 +73,30 @@ def create_run(
     return run
 
 
-def trigger_schedule(schedule: Schedule) -> list[Run]:
-    """One run per active endpoint of the schedule."""
+@transaction.atomic
+def trigger_schedule(
+    schedule: Schedule, *, trigger_id: str = "", endpoint_ids: Iterable[int] | None = None
+) -> list[Run]:
+    """One run per active endpoint of the schedule (or of `endpoint_ids` among them).
+
+    A trigger id (the beat message's id) makes a redelivered trigger start nothing twice.
+    """
+    endpoints = schedule.endpoints.filter(is_active=True)
+    if endpoint_ids is not None:
+        endpoints = endpoints.filter(pk__in=list(endpoint_ids))
+    done = set()
+    if trigger_id:
+        done = set(Run.objects.filter(trigger_id=trigger_id).values_list("endpoint", flat=True))
     return [
         create_run(
-            schedule.suite, endpoint, samples_per_task=schedule.samples_per_task, schedule=schedule
+            schedule.suite,
+            endpoint,
+            samples_per_task=schedule.samples_per_task,
+            schedule=schedule,
+            trigger_id=trigger_id,
         )
-        for endpoint in schedule.endpoints.filter(is_active=True)
+        for endpoint in endpoints.order_by("release_date", "pk")
+        if endpoint.pk not in done
     ]
 
 
@@ -74,34 +105,61 @@ def work_items(run: Run) -> list[engine.WorkItem]:
     return [(v, a) for v in version_ids for a in range(run.samples_per_task)]
 
 
+def missing_items(run: Run) -> list[engine.WorkItem]:
+    """Work items of the run that have no sample yet."""
+    written = set(Sample.objects.filter(run=run).values_list("task_version_id", "attempt"))
+    return [item for item in work_items(run) if item not in written]
+
+
 def chunked(items: Sequence, size: int) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
+@transaction.atomic
 def start_run(run: Run) -> None:
-    """Fan a queued run out into chunk tasks."""
-    updated = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING, started_at=timezone.now()
-    )
-    if not updated:
+    """Fan a run out into chunk tasks for every pair not sampled yet.
+
+    Redelivered after a crash, it sends the missing chunks again rather than nothing.
+    """
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.status == Run.Status.QUEUED:
+        run.status, run.started_at = Run.Status.RUNNING, timezone.now()
+        run.save(update_fields=["status", "started_at"])
+    elif run.status != Run.Status.RUNNING:
         logger.info("run %s is %s; not starting it again", run.pk, run.status)
         return
-    with transaction.atomic():
-        for chunk in chunked(work_items(run), settings.EVALBUILDER_CHUNK_SIZE):
-            enqueue("runs.tasks.run_chunk", run_id=run.pk, items=[list(i) for i in chunk])
+    missing = missing_items(run)
+    for chunk in chunked(missing, settings.EVALBUILDER_CHUNK_SIZE):
+        enqueue("runs.tasks.run_chunk", run_id=run.pk, items=[list(i) for i in chunk])
+    if not missing:
+        finish_sampling_if_done(run)
 
 
 def run_chunk(run: Run, items: Sequence[engine.WorkItem]) -> None:
-    """Sample one chunk, pass the new samples to grading, and close sampling when all are in."""
-    if run.status != Run.Status.RUNNING:
+    """Sample one chunk, pass its samples to grading, and close sampling when all are in.
+
+    Grading is asked for every done sample of the chunk, not only the ones written now:
+    a chunk redelivered after a crash between writing and enqueueing still gets graded
+    (grading skips samples it has graded already).
+    """
+    if run.status not in (Run.Status.RUNNING, Run.Status.GRADING):
         logger.info("run %s is %s; skipping a chunk", run.pk, run.status)
         return
-    sample_ids = engine.sample_chunk(run, items)
+    engine.sample_chunk(run, items)
     with transaction.atomic():
-        if sample_ids:
-            enqueue(GRADE_SAMPLES_TASK, sample_ids=sample_ids)
+        done = done_sample_ids(run, items)
+        if done:
+            enqueue(GRADE_SAMPLES_TASK, sample_ids=done)
         finish_sampling_if_done(run)
+
+
+def done_sample_ids(run: Run, items: Sequence[engine.WorkItem]) -> list[int]:
+    wanted = {(int(version), int(attempt)) for version, attempt in items}
+    rows = Sample.objects.filter(
+        run=run, status=Sample.Status.DONE, task_version_id__in={v for v, _ in wanted}
+    ).values_list("pk", "task_version_id", "attempt")
+    return [pk for pk, version, attempt in rows if (version, attempt) in wanted]
 
 
 def finish_sampling_if_done(run: Run) -> bool:
@@ -114,6 +172,26 @@ def finish_sampling_if_done(run: Run) -> bool:
     if moved:
         enqueue(FINISH_GRADING_TASK, run_id=run.pk)
     return bool(moved)
+
+
+def wait_for_runs(
+    run_ids: Sequence[int],
+    *,
+    timeout: float,
+    on_progress: Callable[[list[Run]], None] | None = None,
+    poll: float = 1.0,
+) -> list[Run]:
+    """Block until every run has finished; TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = list(Run.objects.filter(pk__in=run_ids).select_related("endpoint"))
+        if on_progress is not None:
+            on_progress(runs)
+        if len(runs) == len(run_ids) and all(run.is_finished for run in runs):
+            return runs
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"runs {sorted(run_ids)} did not finish within {timeout:.0f} s")
+        time.sleep(poll)
 
 
 def run_progress(run: Run) -> dict[str, int]:
@@ -131,17 +209,6 @@ def run_progress(run: Run) -> dict[str, int]:
 
 
 # --- schedules ----------------------------------------------------------------------
-
-
-def parse_cron(expression: str) -> dict[str, str]:
-    """Split five cron fields, naming the bad one in the error."""
-    fields = expression.split()
-    names = ["minute", "hour", "day_of_month", "month_of_year", "day_of_week"]
-    if len(fields) != 5:
-        raise ValueError(
-            f"cron needs 5 fields ({' '.join(names)}), got {len(fields)}: {expression!r}"
-        )
-    return dict(zip(names, fields, strict=True))
 
 
 @transaction.atomic
@@ -177,7 +244,7 @@ def save_schedule(
     enabled: bool = True,
 ) -> Schedule:
     """Create or update a schedule by name, with its beat entry."""
-    parse_cron(cron)
+    parse_cron(cron)  # fail before writing anything
     schedule, _ = Schedule.objects.update_or_create(
         name=name,
         defaults={

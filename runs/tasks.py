@@ -10,13 +10,13 @@ from runs.models import Run, Schedule
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="runs.tasks.run_schedule")
-def run_schedule(schedule_id: int) -> None:
+@shared_task(bind=True, name="runs.tasks.run_schedule")
+def run_schedule(self, schedule_id: int, endpoint_ids: list[int] | None = None) -> None:
     schedule = Schedule.objects.filter(pk=schedule_id, enabled=True).first()
     if schedule is None:
         logger.warning("schedule %s is gone or disabled; nothing to run", schedule_id)
         return
-    services.trigger_schedule(schedule)
+    services.trigger_schedule(schedule, trigger_id=self.request.id or "", endpoint_ids=endpoint_ids)
 
 
 @shared_task(name="runs.tasks.start_run")

@@ -61,3 +61,48 @@ def test_held_out_tasks_carry_a_canary_in_their_prompt(seeded):
     assert str(task.canary) in prompt
     public = Task.objects.filter(visibility=Task.Visibility.PUBLIC).first()
     assert "canary" not in task_messages(public.latest_version())[-1]["content"]
+
+
+def test_bulk_updates_and_deletes_cannot_touch_published_versions(seeded):
+    versions = TaskVersion.objects.filter(submitted_at__isnull=False)
+    with pytest.raises(LockedVersionError):
+        versions.update(instructions="rewritten")
+    with pytest.raises(LockedVersionError):
+        versions.delete()
+    criteria = RubricCriterion.objects.filter(task_version__in=versions)
+    with pytest.raises(LockedVersionError):
+        criteria.update(points=1)
+    with pytest.raises(LockedVersionError):
+        criteria.delete()
+    with pytest.raises(LockedVersionError):
+        criteria.first().delete()
+    assert RubricCriterion.objects.filter(points=1).count() < RubricCriterion.objects.count()
+
+
+def test_a_suite_used_by_a_run_keeps_its_task_versions(seeded):
+    from django.db import transaction
+
+    from occupations.models import Suite
+
+    suite = Suite.objects.get(slug="demo")
+    version = suite.task_versions.first()
+    outsider = Suite.objects.create(name="Other", slug="other")
+    suite.freeze()
+    attempts = [
+        lambda: suite.task_versions.remove(version),
+        lambda: suite.task_versions.clear(),
+        lambda: version.suites.remove(suite),
+        lambda: version.suites.clear(),
+    ]
+    for attempt in attempts:
+        with pytest.raises(LockedVersionError), transaction.atomic():
+            attempt()
+    assert suite.task_versions.count() == 15
+    outsider.task_versions.add(version)
+    Suite.objects.filter(pk=outsider.pk).update(frozen_at="2026-01-01T00:00Z")
+    with pytest.raises(LockedVersionError, match="other"), transaction.atomic():
+        version.suites.set([])
+    open_suite = Suite.objects.create(name="Open", slug="open")
+    version.suites.add(open_suite)
+    open_suite.task_versions.remove(version)
+    assert not open_suite.task_versions.exists()

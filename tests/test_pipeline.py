@@ -179,3 +179,121 @@ def test_batched_and_per_criterion_modes_agree_on_the_simulated_judge(
         }
         assert verdicts[per_criterion.pk] == verdicts[batched.pk]
         assert verdicts[per_criterion.pk]
+
+
+def test_run_suite_queues_runs_from_the_command_line(
+    eager_celery, small_suite, make_endpoint, simulated_grader, capsys
+):
+    from django.core.management import call_command
+
+    make_endpoint("sim-a")
+    make_endpoint("sim-b")
+    call_command(
+        "run_suite",
+        "--suite",
+        "small",
+        "--model",
+        "sim-a",
+        "--model",
+        "sim-b",
+        "--samples",
+        "2",
+        "--wait",
+    )
+    out = capsys.readouterr().out
+    assert out.count("queued run") == 2
+    assert Run.objects.filter(status=Run.Status.COMPLETED).count() == 2
+
+
+def test_run_suite_names_the_bad_option(small_suite):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--model: no model endpoint with slug 'nope'"):
+        call_command("run_suite", "--suite", "small", "--model", "nope")
+    with pytest.raises(CommandError, match="--suite: no suite"):
+        call_command("run_suite", "--suite", "missing", "--model", "nope")
+    assert not Run.objects.exists()
+
+
+def test_a_chunk_that_crashed_after_writing_its_samples_is_still_graded_when_redelivered(
+    eager_celery, small_suite, make_endpoint, simulated_grader
+):
+    run = services.create_run(small_suite, make_endpoint("sim-model"), samples_per_task=2)
+    # Replay the crash: samples of a running run written, the worker gone before it could
+    # ask for grading, then the broker redelivering the chunk.
+    Grade.objects.all().delete()
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
+    run.refresh_from_db()
+    services.run_chunk(run, services.work_items(run))
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    assert Grade.objects.filter(sample__run=run, status=Grade.Status.SCORED).count() == 4
+
+
+def test_a_start_redelivered_after_it_marked_the_run_running_still_sends_the_chunks(
+    eager_celery, small_suite, make_endpoint, simulated_grader, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(services, "enqueue", lambda name, **kwargs: sent.append(name))
+    run = services.create_run(small_suite, make_endpoint("sim-model"))
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING)
+    services.start_run(run)
+    assert sent.count("runs.tasks.run_chunk") == 1
+    monkeypatch.undo()
+    services.start_run(run)  # now for real, eagerly
+    run.refresh_from_db()
+    assert run.status == Run.Status.COMPLETED
+    assert run.samples.count() == 2
+
+
+def test_an_unexpected_error_inside_a_provider_fails_samples_not_the_run(
+    eager_celery, small_suite, make_endpoint, simulated_grader
+):
+    broken = make_endpoint("sim-broken", parameters={"latency_ms": "fast"})
+    run = services.create_run(small_suite, broken)
+    run.refresh_from_db()
+    assert run.status == Run.Status.FAILED
+    assert set(run.samples.values_list("error_kind", flat=True)) == {"internal"}
+    assert "ValueError" in run.samples.first().error
+
+
+def test_a_redelivered_schedule_trigger_starts_each_run_once(
+    eager_celery, small_suite, make_endpoint, simulated_grader
+):
+    schedule = services.save_schedule(
+        name="Nightly",
+        suite=small_suite,
+        endpoints=[make_endpoint("a"), make_endpoint("b")],
+        cron="0 1 * * *",
+        samples_per_task=1,
+    )
+    services.trigger_schedule(schedule, trigger_id="beat-message-1")
+    services.trigger_schedule(schedule, trigger_id="beat-message-1")
+    assert Run.objects.count() == 2
+    services.trigger_schedule(schedule, trigger_id="beat-message-2")
+    assert Run.objects.count() == 4
+
+
+def test_runs_refuse_suites_with_drafts_or_unscorable_versions(small_suite, make_endpoint):
+    from occupations.models import Suite, Task, TaskVersion
+
+    task = Task.objects.first()
+    draft = TaskVersion.objects.create(
+        task=task,
+        number=50,
+        instructions="x",
+        deliverable="y",
+        estimated_minutes=10,
+        reference_solution="z",
+    )
+    with_draft = Suite.objects.create(name="Drafts", slug="drafts")
+    with_draft.task_versions.set([draft])
+    with pytest.raises(ValueError, match="unsubmitted versions"):
+        services.create_run(with_draft, make_endpoint("a"))
+    draft.lock()
+    with pytest.raises(ValueError, match="without a positive criterion"):
+        services.create_run(with_draft, make_endpoint("b"))
+    assert not Run.objects.exists()
+    with_draft.refresh_from_db()
+    assert not with_draft.is_frozen

@@ -88,3 +88,25 @@ def test_a_disabled_or_deleted_schedule_starts_nothing(small_suite, make_endpoin
     run_schedule(schedule.pk)
     run_schedule(schedule.pk + 1000)
     assert not Run.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "cron,field",
+    [
+        ("61 * * * *", "minute"),
+        ("0 25 * * *", "hour"),
+        ("0 2 * * funday", "day of week"),
+        ("0 2 32 * *", "day of month"),
+    ],
+)
+def test_impossible_cron_values_are_rejected_naming_the_field(
+    small_suite, make_endpoint, cron, field
+):
+    with pytest.raises(ValueError, match=f"cron field {field}"):
+        make_schedule(small_suite, [make_endpoint("a")], cron=cron)
+    schedule = Schedule(name="x", suite=small_suite, cron=cron)
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as caught:
+        schedule.full_clean()
+    assert "cron" in caught.value.message_dict

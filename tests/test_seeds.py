@@ -79,8 +79,14 @@ def test_seed_task_versions_are_published_and_frozen():
     load_seeds()
     assert not Task.objects.exclude(status=Task.Status.PUBLISHED).exists()
     assert not TaskVersion.objects.filter(submitted_at__isnull=True).exists()
+    _, specs, _ = read_seeds()
+    held_out = {spec["slug"]: spec for spec in specs if spec["visibility"] == "held_out"}
+    assert held_out
     for task in Task.objects.filter(visibility=Task.Visibility.HELD_OUT):
-        assert task.canary
+        # The GUID is the one written in the file, so it is the same in every installation.
+        assert task.canary == held_out[task.slug]["canary"]
+        text = (SEED_DIR / "tasks" / f"{task.slug}.yaml").read_text()
+        assert f"evalbuilder canary GUID {task.canary}" in text
 
 
 @pytest.fixture
@@ -174,3 +180,44 @@ def test_an_edited_seed_task_becomes_a_new_version_and_the_old_one_is_unchanged(
     assert latest.number == original.number + 1
     assert latest.instructions == "Revised."
     assert latest.criteria.count() == original.criteria.count()
+
+
+def test_a_held_out_task_without_a_canary_is_rejected(seed_copy):
+    message = _problem_for_after(seed_copy, "nurse-shift-handover", lambda d: d.pop("canary"))
+    assert "task nurse-shift-handover: field 'canary': is missing" in message
+
+
+def test_a_canary_must_be_a_guid(seed_copy):
+    message = _problem_for_after(
+        seed_copy, "pharmacist-medication-review", lambda d: d.update(canary="not-a-guid")
+    )
+    assert "field 'canary': must be a GUID" in message
+
+
+def test_bad_taxonomy_files_are_rejected_naming_the_field(seed_copy):
+    path = seed_copy / "taxonomy" / "soc2018.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["occupations"][0]["mean_annual_wage"] = -5
+    data["occupations"][1]["employment"] = "many"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    message = _problem_for(seed_copy)
+    assert "taxonomy/soc2018.yaml: occupation 11-0000: field 'mean_annual_wage'" in message
+    assert "occupation 13-0000: field 'employment'" in message
+    path.write_text(yaml.safe_dump({"taxonomy": "SOC", "occupations": []}))
+    assert "field 'taxonomy': must be a mapping" in _problem_for(seed_copy)
+
+
+def test_a_suite_must_list_task_slugs(seed_copy):
+    (seed_copy / "suites.yaml").write_text(
+        "suites:\n  - {slug: s, name: S, tasks: [{slug: x}, no-such-task]}\n"
+    )
+    message = _problem_for(seed_copy)
+    assert "suites.yaml: suite s: field 'tasks': must list task slugs" in message
+    assert "unknown task slug 'no-such-task'" in message
+
+
+def test_an_occupation_code_is_looked_up_in_the_named_taxonomy(seed_copy):
+    message = _problem_for_after(
+        seed_copy, "paralegal-chronology", lambda d: d.update(taxonomy="ISCO 08")
+    )
+    assert "unknown occupation code '23-2011' in ISCO 08" in message

@@ -3,6 +3,7 @@ import html
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.urls import reverse
 
 from evalbuilder.roles import ensure_role_groups
@@ -80,16 +81,16 @@ def test_a_page_for_a_non_category_occupation_is_not_found(client, seeded):
 
 def test_run_pages_need_sign_in_and_the_right_role(client, graded):
     run = graded[0]
-    url = reverse("runs:detail", args=[run.pk])
+    url = reverse("graders:run", args=[run.pk])
     response = client.get(url)
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     login_as(client, "author")
     assert client.get(url).status_code == 403
-    assert client.get(reverse("runs:list")).status_code == 403
+    assert client.get(reverse("graders:run_list")).status_code == 403
 
 
 def every_run_page(client, run: Run) -> str:
-    url = reverse("runs:detail", args=[run.pk])
+    url = reverse("graders:run", args=[run.pk])
     first = client.get(url)
     assert first.status_code == 200
     pages = first.context["page"].paginator.num_pages
@@ -109,7 +110,7 @@ def held_out_lines(run: Run) -> list[str]:
 def test_an_operator_sees_samples_grades_and_held_out_outputs(client, graded):
     login_as(client, "operator")
     run = graded[1]
-    assert client.get(reverse("runs:list")).status_code == 200
+    assert client.get(reverse("graders:run_list")).status_code == 200
     body = every_run_page(client, run)
     assert "Completed" in body
     assert 'class="met"' in body
@@ -127,8 +128,27 @@ def test_an_analyst_sees_run_results_but_not_held_out_content(client, graded):
     assert lines and not any(line in body for line in lines)
 
 
-def test_health_check_and_sign_in_page(client, db):
-    assert client.get("/healthz").content == b"ok"
+def test_public_pages_hold_no_held_out_content(client, graded):
+    pages = client.get(reverse("reports:home")).content.decode()
+    for category in Occupation.objects.filter(job_category_id=models.F("pk")):
+        pages += client.get(reverse("reports:job_category", args=[category.pk])).content.decode()
+    for task in Task.objects.filter(visibility=Task.Visibility.HELD_OUT):
+        version = task.latest_version()
+        assert str(task.canary) not in pages
+        assert html.escape(task.title) not in pages
+        for line in version.reference_solution.splitlines() + version.context.splitlines():
+            if len(line) > 40:
+                assert html.escape(line.strip()[:40]) not in pages
+
+
+def test_the_health_check_answers_whatever_the_host(client, db, settings):
+    settings.ALLOWED_HOSTS = ["evalbuilder.example.org"]
+    response = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    assert (response.status_code, response.content) == (200, b"ok")
+    assert client.get("/", HTTP_HOST="127.0.0.1:8000").status_code == 400
+
+
+def test_sign_in_page(client, db):
     response = client.get(reverse("login"))
     assert response.status_code == 200
     assert b'<label for="id_username">' in response.content

@@ -24,6 +24,7 @@ from datetime import date
 
 from runs.models import ModelEndpoint
 from runs.providers import ModelRequest, ModelResponse, ProviderError
+from runs.providers.judging import OUTPUT_CLOSE, OUTPUT_OPEN
 from runs.providers.textmatch import coverage, criterion_matches
 
 # Ability on a logit scale grows linearly with years since this date.
@@ -126,16 +127,14 @@ class SimulatedProvider:
 
 
 _CRITERION = re.compile(r'<criterion(?: id="(?P<id>[^"]+)")?>\s*(?P<text>.*?)\s*</criterion>', re.S)
-_OUTPUT_START = "<candidate_output>"
-_OUTPUT_END = "</candidate_output>"
 
 
 def judge_reply(prompt: str) -> str:
     """Answer a judge's user message (per-criterion or batched) as JSON, by term matching."""
     # Criteria are read only from the trusted part before the output, and the output runs
     # to the last closing tag, so an output cannot smuggle in criteria of its own.
-    trusted, _, rest = prompt.partition(_OUTPUT_START)
-    output = rest.rpartition(_OUTPUT_END)[0] if _OUTPUT_END in rest else rest
+    trusted, _, rest = prompt.partition(OUTPUT_OPEN)
+    output = rest.rpartition(OUTPUT_CLOSE)[0] if OUTPUT_CLOSE in rest else rest
     criteria = list(_CRITERION.finditer(trusted))
     if not criteria:
         return json.dumps({"explanation": "No criterion found in the prompt.", "verdicts": []})

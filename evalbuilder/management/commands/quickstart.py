@@ -3,6 +3,8 @@ a graded demo run for every simulated model, and the web UI."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,12 +16,16 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from evalbuilder.demo import install_demo
+from evalbuilder.demo import DemoError, install_demo
 from graders.models import Grade
 from occupations.seeding import SeedError, load_seeds
 from runs import services as run_services
 from runs.models import Run, Sample
+
+ONE_OFF_PREFIX = "quickstart: run the demo suite"
 
 
 class Command(BaseCommand):
@@ -43,16 +49,22 @@ class Command(BaseCommand):
             action="store_true",
             help="Run the demo suite again even on models that already have a completed run.",
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Install the demo even when DATABASE_URL or CELERY_BROKER_URL name servers.",
+        )
 
     def handle(self, *args, **options) -> None:
-        self.children: list[subprocess.Popen] = []
+        self._refuse_shared_services(force=options["force"])
+        self.children: list[tuple[str, subprocess.Popen]] = []
         # Stopping quickstart (Ctrl-C or SIGTERM) must also stop the worker and beat.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         try:
             self._set_up()
-            runs = self._start_runs(fresh=options["fresh"])
-            self._wait(runs, timeout=options["timeout"])
-            self._summary(runs)
+            run_ids = self._start_runs(fresh=options["fresh"])
+            self._wait(run_ids, timeout=options["timeout"])
+            self._summary(run_ids)
             if options["no_serve"]:
                 return
             self.step(f"Serving the UI on http://{options['addrport']}/ (Ctrl-C to stop)")
@@ -60,10 +72,24 @@ class Command(BaseCommand):
         finally:
             self._stop_children()
 
-    # --- steps ----------------------------------------------------------------------
-
     def step(self, message: str) -> None:
         self.stdout.write(self.style.MIGRATE_HEADING(f"==> {message}"))
+
+    def _refuse_shared_services(self, *, force: bool) -> None:
+        """The demo adds users and models; it belongs on a local database, not production's."""
+        engine = settings.DATABASES["default"]["ENGINE"]
+        shared = []
+        if not engine.endswith("sqlite3"):
+            shared.append(f"DATABASE_URL names a {engine.rsplit('.', 1)[-1]} server")
+        if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            shared.append("CELERY_BROKER_URL names a broker server")
+        if shared and not force:
+            raise CommandError(
+                f"quickstart installs a demo on the embedded defaults, but {' and '.join(shared)}. "
+                "Unset them (check .env) or pass --force to install the demo there."
+            )
+
+    # --- set-up ---------------------------------------------------------------------
 
     def _set_up(self) -> None:
         database = settings.DATABASES["default"]
@@ -72,19 +98,20 @@ class Command(BaseCommand):
         self.step("Loading seeds (taxonomy, example tasks, demo suite)")
         try:
             report = load_seeds()
-        except SeedError as error:
+            self.stdout.write(f"    {report}")
+            for note in report.notes:
+                self.stdout.write(self.style.WARNING(f"    {note}"))
+            self.step("Registering simulated models, the judge, the schedule and demo users")
+            self.demo = install_demo()
+        except (SeedError, DemoError) as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(f"    {report}")
-        for note in report.notes:
-            self.stdout.write(self.style.WARNING(f"    {note}"))
-        self.step("Registering simulated models, the judge, the schedule and demo users")
-        self.demo = install_demo()
         for endpoint in self.demo.endpoints:
             self.stdout.write(f"    model {endpoint} released {endpoint.release_date}")
         self.stdout.write(f"    schedule '{self.demo.schedule}' ({self.demo.schedule.cron})")
         self.stdout.write("    sign in at /accounts/login/ with:")
         for username, password in self.demo.credentials.items():
-            self.stdout.write(f"      {username:<9} {password}")
+            shown = password or "(existing user: password unchanged; see `changepassword`)"
+            self.stdout.write(f"      {username:<9} {shown}")
         self.step(f"Starting a Celery worker and beat (broker: {settings.CELERY_BROKER_URL})")
         self._start_children()
 
@@ -94,99 +121,130 @@ class Command(BaseCommand):
         celery = [sys.executable, "-m", "celery", "-A", "evalbuilder"]
         commands = {
             "worker": [*celery, "worker", "--loglevel=INFO", "--concurrency=2"],
-            "beat": [*celery, "beat", "--loglevel=INFO"],
+            "beat": [*celery, "beat", "--loglevel=INFO", "--max-interval=2"],
         }
         for name, command in commands.items():
-            log = (log_dir / f"{name}.log").open("a")
-            self.children.append(
-                subprocess.Popen(
+            with (log_dir / f"{name}.log").open("a") as log:
+                child = subprocess.Popen(
                     command,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=settings.BASE_DIR,
-                    env=os.environ.copy(),
                     start_new_session=True,
                 )
-            )
-            self.stdout.write(f"    {name}: pid {self.children[-1].pid}, log {log.name}")
+            self.children.append((name, child))
+            self.stdout.write(f"    {name}: pid {child.pid}, log {log.name}")
 
     def _stop_children(self) -> None:
-        for child in self.children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in self.children:
+        for _, child in self.children:
+            self._signal(child, signal.SIGTERM)
+        for _, child in self.children:
             try:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+                self._signal(child, signal.SIGKILL)
+                child.wait()
         self.children = []
 
-    def _start_runs(self, *, fresh: bool) -> list[Run]:
+    @staticmethod
+    def _signal(child: subprocess.Popen, sig: int) -> None:
+        # It may exit between the poll and the signal.
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, sig)
+
+    def _check_children(self) -> None:
+        for name, child in self.children:
+            if child.poll() is not None:
+                raise CommandError(
+                    f"the Celery {name} exited with code {child.returncode}; "
+                    f"see {Path(settings.VAR_DIR) / 'log' / f'{name}.log'}"
+                )
+
+    # --- the demo runs --------------------------------------------------------------
+
+    def _start_runs(self, *, fresh: bool) -> list[int]:
+        """Have beat fire the demo schedule for the models that need a run; return run ids."""
         schedule = self.demo.schedule
-        runs = []
+        run_ids, pending = [], []
         for endpoint in schedule.endpoints.order_by("release_date"):
             latest = Run.objects.filter(suite=schedule.suite, endpoint=endpoint).first()
-            if (
-                latest
-                and not fresh
-                and latest.status
-                in (Run.Status.COMPLETED, Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.GRADING)
-            ):
-                runs.append(latest)
-                continue
-            runs.append(
-                run_services.create_run(
-                    schedule.suite,
-                    endpoint,
-                    samples_per_task=schedule.samples_per_task,
-                    schedule=schedule,
-                )
-            )
-        self.step(f"Running suite '{schedule.suite}' on {len(runs)} simulated models")
-        return runs
+            if latest is not None and not fresh and latest.status != Run.Status.FAILED:
+                run_ids.append(latest.pk)
+            else:
+                pending.append(endpoint.pk)
+        reused = len(run_ids)
+        if pending:
+            run_ids += self._fire_through_beat(pending)
+        self.step(
+            f"Running suite '{schedule.suite}' on {len(run_ids)} simulated models"
+            + (f" ({reused} already measured; --fresh runs them again)" if reused else "")
+        )
+        return run_ids
 
-    def _wait(self, runs: list[Run], *, timeout: int) -> None:
-        deadline = time.monotonic() + timeout
-        run_ids = [run.pk for run in runs]
-        planned = sum(run.planned_samples for run in runs)
-        interactive = self.stdout.isatty()
-        last_line = ""
+    def _fire_through_beat(self, endpoint_ids: list[int]) -> list[int]:
+        """A one-off beat entry for the demo schedule, due now; waits for its runs to appear."""
+        schedule = self.demo.schedule
+        PeriodicTask.objects.filter(name__startswith=ONE_OFF_PREFIX).delete()
+        every_second, _ = IntervalSchedule.objects.get_or_create(
+            every=1, period=IntervalSchedule.SECONDS
+        )
+        fired_after = timezone.now()
+        PeriodicTask.objects.create(
+            name=f"{ONE_OFF_PREFIX} ({fired_after:%Y-%m-%d %H:%M:%S})",
+            task="runs.tasks.run_schedule",
+            interval=every_second,
+            kwargs=json.dumps({"schedule_id": schedule.pk, "endpoint_ids": endpoint_ids}),
+            one_off=True,
+        )
+        self.step("Asking beat to fire the demo schedule now")
+        deadline = time.monotonic() + 120
         while True:
-            for child in self.children:
-                if child.poll() is not None:
-                    raise CommandError(
-                        f"a Celery process exited with code {child.returncode}; see var/log/"
-                    )
-            statuses = list(Run.objects.filter(pk__in=run_ids).values_list("status", flat=True))
+            self._check_children()
+            runs = Run.objects.filter(
+                schedule=schedule, endpoint__in=endpoint_ids, created_at__gte=fired_after
+            )
+            if runs.count() >= len(endpoint_ids):
+                return list(runs.values_list("pk", flat=True))
+            if time.monotonic() > deadline:
+                raise CommandError("beat did not fire the demo schedule; see var/log/beat.log")
+            time.sleep(0.5)
+
+    def _wait(self, run_ids: list[int], *, timeout: int) -> None:
+        planned = sum(Run.objects.filter(pk__in=run_ids).values_list("planned_samples", flat=True))
+        interactive = self.stdout.isatty()
+        self._last_line = ""
+
+        def show(runs: list[Run]) -> None:
+            self._check_children()
             counts = Sample.objects.filter(run_id__in=run_ids).aggregate(
                 written=Count("pk"), failed=Count("pk", filter=Q(status=Sample.Status.FAILED))
             )
             graded = Grade.objects.filter(sample__run_id__in=run_ids).count()
-            finished = sum(s in (Run.Status.COMPLETED, Run.Status.FAILED) for s in statuses)
+            finished = sum(run.is_finished for run in runs)
             line = (
                 f"    samples {counts['written']}/{planned} (failed {counts['failed']}), "
-                f"grades {graded}, runs finished {finished}/{len(runs)}"
+                f"grades {graded}, runs finished {finished}/{len(run_ids)}"
             )
-            if line != last_line:
-                self.stdout.write(f"\r{line}" if interactive else line, ending="")
-                if not interactive:
-                    self.stdout.write("")
-                last_line = line
-            if finished == len(runs):
-                if interactive:
-                    self.stdout.write("")
-                return
-            if time.monotonic() > deadline:
-                raise CommandError(
-                    f"the demo runs did not finish within {timeout} s; see var/log/worker.log"
+            if line != self._last_line:
+                self.stdout.write(
+                    f"\r{line}" if interactive else line, ending="" if interactive else "\n"
                 )
-            time.sleep(1)
+                self._last_line = line
 
-    def _summary(self, runs: list[Run]) -> None:
+        try:
+            run_services.wait_for_runs(run_ids, timeout=timeout, on_progress=show)
+        except TimeoutError as error:
+            raise CommandError(f"{error}; see var/log/worker.log") from error
+        finally:
+            if interactive:
+                self.stdout.write("")
+
+    def _summary(self, run_ids: list[int]) -> None:
         problems = []
         self.step("Demo runs")
-        finished = Run.objects.filter(pk__in=[r.pk for r in runs]).select_related("endpoint")
-        for run in finished.order_by("endpoint__release_date"):
+        runs = Run.objects.filter(pk__in=run_ids).select_related("endpoint")
+        for run in runs.order_by("endpoint__release_date"):
             progress = run_services.run_progress(run)
             grades = Grade.objects.filter(sample__run=run).aggregate(
                 scored=Count("pk", filter=Q(status=Grade.Status.SCORED)),

@@ -1,10 +1,11 @@
-"""Operator pages for runs: progress, samples and their grades."""
+"""Run pages: progress, every sample with its grades and per-criterion verdicts."""
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import get_object_or_404, render
 
+from graders.models import Grade
 from runs import services
 from runs.models import Run, Sample
 
@@ -21,27 +22,29 @@ def run_list(request):
         .order_by("-created_at")
     )
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    return render(request, "runs/run_list.html", {"page": page})
+    return render(request, "graders/run_list.html", {"page": page})
 
 
 @login_required
 @permission_required("runs.view_run", raise_exception=True)
 def run_detail(request, pk: int):
     run = get_object_or_404(Run.objects.select_related("suite", "endpoint"), pk=pk)
-    # Grades are read through the reverse relation by name: grading is downstream of runs.
     samples = (
         run.samples.select_related("task_version__task__occupation")
         .prefetch_related(
-            Prefetch("grades", to_attr="grade_list"),
+            Prefetch(
+                "grades",
+                queryset=Grade.objects.select_related("grader").order_by("grader"),
+                to_attr="grade_list",
+            ),
             "grade_list__verdicts__criterion",
-            "grade_list__grader",
         )
         .order_by("task_version__task__slug", "attempt")
     )
     page = Paginator(samples, 25).get_page(request.GET.get("page"))
     return render(
         request,
-        "runs/run_detail.html",
+        "graders/run_detail.html",
         {
             "run": run,
             "progress": services.run_progress(run),
