@@ -11,10 +11,11 @@ from pathlib import Path
 import yaml
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 
 from evalbuilder.roles import ADMIN, ROLE_PERMISSIONS, ensure_role_groups
 from graders.models import Grader
-from occupations.models import Suite
+from occupations.models import Occupation, Panel, PanelMembership, Suite
 from occupations.seeding import SEED_DIR
 from runs import services as run_services
 from runs.models import ModelEndpoint, Schedule
@@ -148,4 +149,24 @@ def install_demo(path: Path = DEMO_FILE) -> Demo:
         samples_per_task=schedule_spec["samples_per_task"],
     )
     credentials = _demo_users(spec.get("users", []))
+    _demo_panels(spec.get("panels", []))
     return Demo(endpoints, judge, grader, schedule, credentials)
+
+
+def _demo_panels(specs: list[dict]) -> None:
+    """Panels with their job categories and members (memberships are added, never removed)."""
+    User = get_user_model()
+    for spec in specs:
+        panel, _ = Panel.objects.update_or_create(
+            slug=spec["slug"],
+            defaults={"name": spec["name"], "description": spec.get("description", "")},
+        )
+        categories = Occupation.objects.filter(job_category_id=F("pk"))
+        if spec.get("job_categories", "all") != "all":
+            categories = categories.filter(code__in=spec["job_categories"])
+        panel.occupations.add(*categories)
+        for role, key in ((Panel.Role.AUTHOR, "authors"), (Panel.Role.REVIEWER, "reviewers")):
+            for username in spec.get(key, []):
+                PanelMembership.objects.get_or_create(
+                    panel=panel, user=User.objects.get(username=username), role=role
+                )

@@ -5,6 +5,7 @@ which is what `manage.py quickstart` uses. Production sets DATABASE_URL (Postgre
 CELERY_BROKER_URL (Redis).
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -94,8 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    # A file, not memory, so that worker processes started by tests see the test data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file, not memory, so that worker processes started by tests see the test data;
+    # one per test process, so that two test runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -173,6 +175,21 @@ EVALBUILDER_MAX_ATTEMPTS = env.int("EVALBUILDER_MAX_ATTEMPTS", default=4)
 EVALBUILDER_REQUEST_TIMEOUT = env.float("EVALBUILDER_REQUEST_TIMEOUT", default=120.0)
 EVALBUILDER_RETRY_BASE_DELAY = env.float("EVALBUILDER_RETRY_BASE_DELAY", default=1.0)
 EVALBUILDER_RETRY_MAX_DELAY = env.float("EVALBUILDER_RETRY_MAX_DELAY", default=60.0)
+
+# Authoring: independent approvals a task needs, the shortest instructions accepted, the
+# largest attachment, and what calibration demands of the reference and of an empty answer.
+EVALBUILDER_REQUIRED_APPROVALS = env.int("EVALBUILDER_REQUIRED_APPROVALS", default=2)
+EVALBUILDER_MIN_INSTRUCTIONS_CHARS = env.int("EVALBUILDER_MIN_INSTRUCTIONS_CHARS", default=200)
+EVALBUILDER_MAX_ATTACHMENT_BYTES = env.int(
+    "EVALBUILDER_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024
+)
+# What an XLSX or DOCX may unpack to, counted while unpacking (archive bombs).
+EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES = env.int(
+    "EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES", default=50 * 1024 * 1024
+)
+EVALBUILDER_CALIBRATION_EMPTY_MAX = env.float("EVALBUILDER_CALIBRATION_EMPTY_MAX", default=0.1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGGING = {
     "version": 1,

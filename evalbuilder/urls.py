@@ -3,7 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("reports.urls")),
-    path("runs/", include("graders.urls")),
+    path("", include("occupations.urls")),
+    path("", include("graders.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from graders import prompts
 from graders.models import CriterionVerdict, Grade, Grader
 from graders.scoring import CriterionOutcome, is_success, rubric_score
-from occupations.models import RubricCriterion
+from occupations.models import RubricCriterion, TaskVersion
 from runs.engine import CallOutcome, call_many
 from runs.models import Run, Sample
 from runs.providers import ModelRequest
@@ -41,35 +41,35 @@ def _judge_request(messages: list[dict[str, str]]) -> ModelRequest:
 
 def judge_samples(grader: Grader, samples: Sequence[Sample]) -> list[Judgement]:
     """Ask the grader's judge about every criterion of every sample, concurrently."""
+    return judge_outputs(grader, [(sample.task_version, sample.output) for sample in samples])
+
+
+def judge_outputs(grader: Grader, outputs: Sequence[tuple[TaskVersion, str]]) -> list[Judgement]:
+    """Ask the grader's judge about every criterion of every (version, output) pair."""
     if grader.prompt_version != prompts.PROMPT_VERSION:
         # A grader names the prompt it was validated with; another prompt is another grader.
         reason = (
             f"grader asks for judge prompt {grader.prompt_version!r}, "
             f"but this installation has {prompts.PROMPT_VERSION!r}"
         )
-        return [Judgement(unscored_reason=reason) for _ in samples]
+        return [Judgement(unscored_reason=reason) for _ in outputs]
     plans: list[tuple[int, list[RubricCriterion] | RubricCriterion]] = []
     requests: list[ModelRequest] = []
-    for index, sample in enumerate(samples):
-        version = sample.task_version
+    for index, (version, output) in enumerate(outputs):
         criteria = list(version.criteria.all())
         if grader.mode == Grader.Mode.BATCHED:
             plans.append((index, criteria))
-            requests.append(
-                _judge_request(prompts.batched_messages(version, criteria, sample.output))
-            )
+            requests.append(_judge_request(prompts.batched_messages(version, criteria, output)))
         else:
             for criterion in criteria:
                 plans.append((index, criterion))
                 requests.append(
-                    _judge_request(
-                        prompts.per_criterion_messages(version, criterion, sample.output)
-                    )
+                    _judge_request(prompts.per_criterion_messages(version, criterion, output))
                 )
     outcomes: list[CallOutcome] = asyncio.run(
         call_many(grader.judge, requests, concurrency=settings.EVALBUILDER_ENDPOINT_CONCURRENCY)
     )
-    judgements = [Judgement() for _ in samples]
+    judgements = [Judgement() for _ in outputs]
     for (index, target), outcome in zip(plans, outcomes, strict=True):
         judgement = judgements[index]
         if outcome.error is not None:

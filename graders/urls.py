@@ -5,6 +5,7 @@ from graders import views
 app_name = "graders"
 
 urlpatterns = [
-    path("", views.run_list, name="run_list"),
-    path("<int:pk>/", views.run_detail, name="run"),
+    path("runs/", views.run_list, name="run_list"),
+    path("runs/<int:pk>/", views.run_detail, name="run"),
+    path("tasks/<slug:slug>/calibrate/", views.calibrate_task, name="calibrate"),
 ]

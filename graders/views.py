@@ -1,11 +1,18 @@
 """Run pages: progress, every sample with its grades and per-criterion verdicts."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
+from graders import calibration
 from graders.models import Grade
+from occupations import permissions
+from occupations.models import Task
 from runs import services
 from runs.models import Run, Sample
 
@@ -51,4 +58,25 @@ def run_detail(request, pk: int):
             "page": page,
             "can_see_held_out": request.user.has_perm("runs.view_sample"),
         },
+    )
+
+
+@login_required
+@require_POST
+def calibrate_task(request, slug: str):
+    """Score the latest version's reference solution and an empty answer with the grader."""
+    task = get_object_or_404(Task, slug=slug)
+    if not permissions.can_view(request.user, task):
+        raise Http404("No such task")
+    if not permissions.can_author(request.user, task):
+        raise PermissionDenied
+    grader = calibration.default_grader()
+    if grader is None:
+        messages.error(request, "No active grader is configured, so calibration cannot run.")
+        return redirect("occupations:edit", slug=task.slug)
+    version = task.latest_version()
+    return render(
+        request,
+        "graders/calibration.html",
+        {"task": task, "version": version, "result": calibration.calibrate(version, grader)},
     )

@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from occupations.models import Occupation, RubricCriterion, Suite, Task, TaskVersion, Taxonomy
+from occupations.models import (
+    Attachment,
+    Comment,
+    Occupation,
+    Panel,
+    PanelMembership,
+    Review,
+    RubricCriterion,
+    Suite,
+    Task,
+    TaskEvent,
+    TaskVersion,
+    Taxonomy,
+)
 
 
 @admin.register(Taxonomy)
@@ -100,3 +113,54 @@ class RubricCriterionAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+
+class PanelMembershipInline(admin.TabularInline):
+    model = PanelMembership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Panel)
+class PanelAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["occupations"]
+    inlines = [PanelMembershipInline]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: shown, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaskEvent)
+class TaskEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "task", "version", "actor", "action", "to_status"]
+    list_filter = ["action"]
+    search_fields = ["task__slug", "actor__username"]
+
+
+@admin.register(Review)
+class ReviewAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "version", "reviewer", "decision"]
+    list_filter = ["decision"]
+
+
+@admin.register(Comment)
+class CommentAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "version", "author", "criterion"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    list_display = ["original_name", "task_version", "kind", "size", "created_at"]
+    list_filter = ["kind"]

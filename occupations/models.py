@@ -99,6 +99,12 @@ class Occupation(models.Model):
         return self.job_category_id == self.pk
 
 
+class TaskQuerySet(models.QuerySet):
+    def published(self):
+        """Tasks with a published version that are not retired: what measures an occupation."""
+        return self.filter(published_version__isnull=False).exclude(status=Task.Status.RETIRED)
+
+
 class Task(models.Model):
     """A unit of real work in one occupation; its content lives in versions."""
 
@@ -128,8 +134,18 @@ class Task(models.Model):
         help_text="Marks this task's text so that leaks into training data can be detected.",
     )
     owners = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="tasks")
+    published_version = models.ForeignKey(
+        "TaskVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The version suites and reports use; later versions may be in progress.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["occupation__code", "slug"]
@@ -153,11 +169,15 @@ class LockedVersionError(ValidationError):
     """Raised when something tries to change a submitted task version or a frozen suite."""
 
 
+# What may still be set on a submitted version: when it was submitted and published.
+LIFECYCLE_FIELDS = frozenset({"submitted_at", "published_at"})
+
+
 class TaskVersionQuerySet(models.QuerySet):
-    """Bulk updates and deletes respect the freeze too: only `submitted_at` may be set."""
+    """Bulk updates and deletes respect the freeze too: only lifecycle dates may be set."""
 
     def update(self, **kwargs):
-        if set(kwargs) - {"submitted_at"} and self.filter(submitted_at__isnull=False).exists():
+        if set(kwargs) - LIFECYCLE_FIELDS and self.filter(submitted_at__isnull=False).exists():
             raise LockedVersionError("Submitted task versions cannot change.")
         return super().update(**kwargs)
 
@@ -210,6 +230,18 @@ class TaskVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     submitted_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when submitted; the version is frozen from then on."
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    revision = models.PositiveIntegerField(
+        default=0, help_text="Bumped by every save of a draft, to detect concurrent edits."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     objects = TaskVersionQuerySet.as_manager()
@@ -341,3 +373,160 @@ def refuse_changes_to_frozen_suites(sender, instance, action, reverse, pk_set, *
     names = ", ".join(suite.slug for suite in frozen)
     if names:
         raise LockedVersionError(f"Suite {names} is frozen by a run; make a new suite instead.")
+
+
+class Panel(models.Model):
+    """Experts who write and review tasks for a set of occupations.
+
+    A panel scoped to a job category (a top-level group) covers every occupation in it.
+    """
+
+    class Role(models.TextChoices):
+        AUTHOR = "author", "Author"
+        REVIEWER = "reviewer", "Reviewer"
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    occupations = models.ManyToManyField(Occupation, related_name="panels")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="PanelMembership", related_name="panels"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def covered_occupations(self):
+        """Occupations named by the panel, and every member of a job category it names."""
+        named = self.occupations.values("pk")
+        return Occupation.objects.filter(models.Q(pk__in=named) | models.Q(job_category__in=named))
+
+
+class PanelMembership(models.Model):
+    panel = models.ForeignKey(Panel, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="panel_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Panel.Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["panel", "user", "role"], name="unique_panel_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.panel}"
+
+
+class Attachment(models.Model):
+    """Input material given with a task version; its text is extracted for text-only models."""
+
+    task_version = models.ForeignKey(
+        TaskVersion, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=10, help_text="Type sniffed from the content, e.g. 'pdf'.")
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    extracted_text = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["task_version", "created_at"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class TaskEvent(models.Model):
+    """Who did what to a task, and when: the record of its review workflow."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        SAVED = "saved", "Saved a draft"
+        SUBMITTED = "submitted", "Submitted for review"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Requested changes"
+        PUBLISHED = "published", "Published"
+        RETIRED = "retired", "Retired"
+        NEW_VERSION = "new_version", "Started a new version"
+        COMMENTED = "commented", "Commented"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
+    version = models.ForeignKey(
+        TaskVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.get_action_display().lower()} {self.task.slug}"
+
+
+class Review(models.Model):
+    """One reviewer's decision on one submitted version."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approve"
+        REQUEST_CHANGES = "request_changes", "Request changes"
+
+    version = models.ForeignKey(TaskVersion, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews"
+    )
+    decision = models.CharField(max_length=20, choices=Decision.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "reviewer"], name="one_review_per_reviewer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer}: {self.get_decision_display()} on {self.version}"
+
+
+class Comment(models.Model):
+    """A remark on a version, about the whole task or anchored to one criterion."""
+
+    version = models.ForeignKey(TaskVersion, on_delete=models.CASCADE, related_name="comments")
+    criterion = models.ForeignKey(
+        RubricCriterion, null=True, blank=True, on_delete=models.SET_NULL, related_name="comments"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="task_comments"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.author} on {self.version}: {self.body[:40]}"

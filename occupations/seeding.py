@@ -3,12 +3,18 @@
 Every file is read and checked before anything is written; any problem is reported with
 its file, record and field, and nothing is written. Loading the same files twice changes
 nothing. Published task versions never change: edited seed content becomes a new version.
+
+A task record has one format, described by schemas/task.schema.json: a seed task file and a
+line of a JSON Lines import (occupations.jsonl) are checked by the same `check_task_records`.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import uuid
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -16,11 +22,17 @@ from typing import Any
 
 import yaml
 from django.db import transaction
+from django.utils import timezone
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.validators import extend
 
 from occupations.models import Occupation, RubricCriterion, Suite, Task, TaskVersion, Taxonomy
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
-DEFAULT_TAXONOMY = "SOC 2018"  # what a task file's occupation code refers to unless it says
+TASK_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "task.schema.json"
+TASK_SCHEMA: dict = json.loads(TASK_SCHEMA_PATH.read_text(encoding="utf-8"))
+# The schema holds the defaults, so the documented format and the loader cannot disagree.
+DEFAULT_TAXONOMY: str = TASK_SCHEMA["properties"]["taxonomy"]["default"]
 TASK_FIELDS = (
     "instructions",
     "context",
@@ -35,21 +47,27 @@ TASK_FIELDS = (
 @dataclass(frozen=True)
 class SeedProblem:
     file: str
+    """The seed file ('tasks/x.yaml'), or 'line N' of a JSON Lines import."""
     record: str
     field: str
     message: str
+    path: str = ""
+    """JSON path of the field within a task record, e.g. '$.rubric[1].points'."""
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.record}: field '{self.field}': {self.message}"
+        where = f" (at {self.path})" if self.path else ""
+        return f"{self.file}: {self.record}: field '{self.field}': {self.message}{where}"
 
 
 class SeedError(ValueError):
     """One or more problems in seed files; nothing was written."""
 
+    what = "seed files"
+
     def __init__(self, problems: list[SeedProblem]) -> None:
         self.problems = problems
         super().__init__(
-            f"{len(problems)} problem(s) in seed files, nothing was written:\n"
+            f"{len(problems)} problem(s) in {self.what}, nothing was written:\n"
             + "\n".join(f"  {p}" for p in problems)
         )
 
@@ -64,20 +82,31 @@ class SeedReport:
         return ", ".join(parts) or "nothing to do"
 
 
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task record as read, before any check, and where it came from."""
+
+    source: str
+    """What problems name as the file: 'tasks/x.yaml' or 'line 3'."""
+    data: Any
+    name: str = ""
+    """What to call the task when it has no slug (a seed file's stem)."""
+
+
 def _label(path: Path) -> str:
     """A seed file as its messages name it: 'tasks/x.yaml', 'suites.yaml'."""
     return path.name if path.parent.name in ("seeds", "") else f"{path.parent.name}/{path.name}"
 
 
 class _Checker:
-    """Collects problems for one file so all of them are reported at once."""
+    """Collects problems for one file (or line) so all of them are reported at once."""
 
-    def __init__(self, path: Path, problems: list[SeedProblem]) -> None:
-        self.file = _label(path)
+    def __init__(self, source: str, problems: list[SeedProblem]) -> None:
+        self.file = source
         self.problems = problems
 
-    def problem(self, record: str, field_name: str, message: str) -> None:
-        self.problems.append(SeedProblem(self.file, record, field_name, message))
+    def problem(self, record: str, field_name: str, message: str, path: str = "") -> None:
+        self.problems.append(SeedProblem(self.file, record, field_name, message, path))
 
     def text(self, data: dict, record: str, name: str, *, required: bool = True) -> str:
         value = data.get(name)
@@ -88,19 +117,6 @@ class _Checker:
         if not isinstance(value, str):
             self.problem(record, name, f"must be text, got {type(value).__name__}")
             return ""
-        return value
-
-    def integer(self, data: dict, record: str, name: str, low: int, high: int) -> int | None:
-        value = data.get(name)
-        if value is None:
-            self.problem(record, name, "is missing")
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(record, name, f"must be a whole number, got {value!r}")
-            return None
-        if not low <= value <= high:
-            self.problem(record, name, f"must be between {low} and {high}, got {value}")
-            return None
         return value
 
 
@@ -120,7 +136,7 @@ def _read_yaml(path: Path, problems: list[SeedProblem]) -> Any:
 
 
 def _check_taxonomy(path: Path, data: Any, problems: list[SeedProblem]) -> dict | None:
-    check = _Checker(path, problems)
+    check = _Checker(_label(path), problems)
     if not isinstance(data, dict):
         check.problem("file", "-", "must be a mapping with 'taxonomy' and 'occupations'")
         return None
@@ -196,89 +212,169 @@ def _check_taxonomy(path: Path, data: Any, problems: list[SeedProblem]) -> dict 
     }
 
 
-def _check_task(path: Path, data: Any, known: set[tuple[str, str]], problems: list[SeedProblem]):
-    check = _Checker(path, problems)
+def _is_number(value: object) -> bool:
+    # YAML's .nan and JSON's NaN pass every minimum and maximum, so they are not numbers here.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_TaskValidator = extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "number", lambda checker, instance: _is_number(instance)
+    ),
+)
+_TASK_VALIDATOR = _TaskValidator(TASK_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+_TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+}
+
+
+def _schema_message(error: ValidationError) -> str:
+    """Say what a field must be in the words of the other checks, not jsonschema's."""
+    value, got = error.validator_value, f"got {error.instance!r}"
+    match error.validator:
+        case "type":
+            return f"must be {_TYPE_WORDS.get(value, value)}, {got}"
+        case "minimum" | "maximum":
+            return f"must be between {error.schema['minimum']} and {error.schema['maximum']}, {got}"
+        case "not" if "const" in value:
+            return f"must not be {value['const']!r}"
+        case "enum":
+            return f"must be one of {', '.join(map(repr, value))}, {got}"
+        case "format":
+            return f"must be a {'GUID' if value == 'uuid' else value}, {got}"
+        case "pattern":
+            return "must not be blank" if value == r"\S" else f"must match {value!r}, {got}"
+        case "minItems" | "minLength":
+            return "must not be empty"
+        case "maxLength":
+            return f"must be at most {value} characters"
+    return error.message
+
+
+def _schema_problems(data: dict) -> Iterator[tuple[list[str | int], str]]:
+    """(path of the field, message) for every way the record breaks the schema."""
+    reported_missing: set[tuple] = set()
+    for error in _TASK_VALIDATOR.iter_errors(data):
+        path = list(error.absolute_path)
+        if error.validator == "required":
+            # jsonschema raises one error per missing field; name them all, once, in order.
+            if tuple(path) not in reported_missing:
+                reported_missing.add(tuple(path))
+                for name in error.validator_value:
+                    if name not in error.instance:
+                        yield [*path, name], "is missing"
+        elif error.validator == "additionalProperties":
+            for name in error.instance:
+                if name not in error.schema["properties"]:
+                    yield [*path, name], "is not a field of this record"
+        else:
+            yield path, _schema_message(error)
+
+
+def _json_path(path: list[str | int]) -> str:
+    return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+
+
+def _where(record: str, path: list[str | int]) -> tuple[str, str]:
+    """The record and field a path names: ['rubric', 1, 'points'] is 'criterion 2', 'points'."""
+    if len(path) > 1 and path[0] == "rubric":
+        record, path = f"{record} criterion {path[1] + 1}", path[2:]
+    return record, str(path[0]) if path else "-"
+
+
+def _with_defaults(data: dict, properties: dict) -> dict:
+    return {name: data.get(name, spec.get("default")) for name, spec in properties.items()}
+
+
+def _task_spec(data: dict) -> dict:
+    """A valid record as the writers use it: defaults filled in, rubric as 'criteria'."""
+    spec = _with_defaults(data, TASK_SCHEMA["properties"])
+    criterion_properties = TASK_SCHEMA["$defs"]["criterion"]["properties"]
+    spec["criteria"] = [_with_defaults(item, criterion_properties) for item in spec.pop("rubric")]
+    spec["canary"] = uuid.UUID(spec["canary"]) if spec["canary"] is not None else None
+    # JSON Schema counts 30.0 as an integer; the database wants 30.
+    spec["estimated_minutes"] = int(spec["estimated_minutes"])
+    spec["pass_threshold"] = float(spec["pass_threshold"])
+    for criterion in spec["criteria"]:
+        criterion["points"] = int(criterion["points"])
+    return spec
+
+
+def _record_label(record: TaskRecord) -> str:
+    """'task <slug>', or the record's name while it has no usable slug."""
+    slug = record.data.get("slug") if isinstance(record.data, dict) else None
+    return f"task {slug if isinstance(slug, str) and slug.strip() else record.name}".rstrip()
+
+
+def _check_task(
+    record: TaskRecord, known: set[tuple[str, str]], problems: list[SeedProblem]
+) -> dict | None:
+    """The record's spec, or None after adding its problems: the schema's, then the domain's."""
+    check = _Checker(record.source, problems)
+    data, label = record.data, _record_label(record)
     if not isinstance(data, dict):
-        check.problem("file", "-", "must be a mapping describing one task")
+        check.problem(label, "-", "must be a mapping (a JSON object) describing one task")
         return None
-    slug = str(data.get("slug") or "").strip()
-    record = f"task {slug or path.stem}"
-    if not slug:
-        check.problem(record, "slug", "is missing")
-    taxonomy = str(data.get("taxonomy") or DEFAULT_TAXONOMY).strip()
-    occupation = str(data.get("occupation") or "").strip()
-    if not occupation:
-        check.problem(record, "occupation", "is missing")
-    elif (taxonomy, occupation) not in known:
-        check.problem(record, "occupation", f"unknown occupation code {occupation!r} in {taxonomy}")
-    visibility = data.get("visibility", Task.Visibility.PUBLIC)
-    if visibility not in Task.Visibility.values:
-        check.problem(record, "visibility", "must be 'public' or 'held_out'")
-    canary = data.get("canary")
-    if canary is not None:
-        try:
-            canary = uuid.UUID(str(canary))
-        except ValueError:
-            check.problem(record, "canary", f"must be a GUID, got {canary!r}")
-            canary = None
-    elif visibility == Task.Visibility.HELD_OUT:
-        check.problem(record, "canary", "is missing: every held-out task carries a canary GUID")
-    task = {
-        "slug": slug,
-        "taxonomy": taxonomy,
-        "occupation": occupation,
-        "visibility": visibility,
-        "canary": canary,
-        "title": check.text(data, record, "title"),
-        "instructions": check.text(data, record, "instructions"),
-        "context": check.text(data, record, "context", required=False),
-        "deliverable": check.text(data, record, "deliverable"),
-        "reference_solution": check.text(data, record, "reference_solution"),
-        "minutes_estimate_method": check.text(
-            data, record, "minutes_estimate_method", required=False
-        ),
-        "estimated_minutes": check.integer(data, record, "estimated_minutes", 1, 60 * 24 * 5),
-    }
-    threshold = data.get("pass_threshold")
-    if (
-        not isinstance(threshold, int | float)
-        or isinstance(threshold, bool)
-        or not (0 <= threshold <= 1)
-    ):
-        check.problem(record, "pass_threshold", f"must be a number from 0 to 1, got {threshold!r}")
-    task["pass_threshold"] = float(threshold) if isinstance(threshold, int | float) else 0.0
+    found = len(problems)
+    for path, message in _schema_problems(data):
+        check.problem(*_where(label, path), message, _json_path(path))
+
+    taxonomy = data.get("taxonomy", DEFAULT_TAXONOMY)
+    occupation = data.get("occupation")
+    named = isinstance(taxonomy, str) and isinstance(occupation, str) and occupation.strip()
+    if named and (taxonomy, occupation) not in known:
+        message = f"unknown occupation code {occupation!r} in {taxonomy}"
+        check.problem(label, "occupation", message, "$.occupation")
+    if data.get("visibility") == Task.Visibility.HELD_OUT and "canary" not in data:
+        message = "is missing: every held-out task carries a canary GUID"
+        check.problem(label, "canary", message, "$.canary")
     rubric = data.get("rubric")
-    criteria = []
-    if not isinstance(rubric, list) or not rubric:
-        check.problem(record, "rubric", "must be a non-empty list of criteria")
-    else:
-        for index, item in enumerate(rubric, 1):
-            where = f"{record} criterion {index}"
-            if not isinstance(item, dict):
-                check.problem(where, "-", "must be a mapping with text and points")
+    if isinstance(rubric, list) and rubric:
+        points = [item.get("points") for item in rubric if isinstance(item, dict)]
+        if not any(_is_number(p) and p > 0 for p in points):
+            message = "needs at least one criterion with positive points"
+            check.problem(label, "rubric", message, "$.rubric")
+    return _task_spec(data) if len(problems) == found else None
+
+
+def check_task_records(
+    records: Iterable[TaskRecord], known: set[tuple[str, str]], problems: list[SeedProblem]
+) -> list[tuple[TaskRecord, dict]]:
+    """Check task records (seed files or JSON lines) against each other and the taxonomy.
+
+    `known` holds the (taxonomy, code) pairs an occupation may name, e.g. ('SOC 2018',
+    '23-2011'). Adds every problem found to `problems`; returns the valid records with
+    their specs, which are safe to write only when no problem was found at all.
+    """
+    checked = []
+    first_use: dict[tuple[str, str], str] = {}
+    for record in records:
+        spec = _check_task(record, known, problems)
+        if spec is not None:
+            checked.append((record, spec))
+        data = record.data if isinstance(record.data, dict) else {}
+        for name in ("slug", "canary"):
+            value = data.get(name)
+            if not isinstance(value, str) or not value.strip():
                 continue
-            text = check.text(item, where, "text")
-            points = item.get("points")
-            if isinstance(points, bool) or not isinstance(points, int):
-                check.problem(where, "points", f"must be a whole number, got {points!r}")
-                points = 0
-            elif not -10 <= points <= 10 or points == 0:
-                check.problem(where, "points", f"must be -10..10 and not 0, got {points}")
-            tag = str(item.get("tag") or RubricCriterion.Tag.ACCURACY)
-            if len(tag) > 40:
-                check.problem(where, "tag", "must be at most 40 characters")
-            critical = item.get("critical", False)
-            if not isinstance(critical, bool):
-                check.problem(where, "critical", f"must be true or false, got {critical!r}")
-            criteria.append({"text": text, "points": points, "tag": tag, "critical": critical})
-        if rubric and not any(c["points"] > 0 for c in criteria):
-            check.problem(record, "rubric", "needs at least one criterion with positive points")
-    task["criteria"] = criteria
-    return task
+            # A GUID in capitals is the same GUID; slugs differ by case.
+            key = (name, value.lower() if name == "canary" else value)
+            if key in first_use:
+                message = f"already used by {first_use[key]}"
+                check = _Checker(record.source, problems)
+                check.problem(_record_label(record), name, message, f"$.{name}")
+            first_use.setdefault(key, record.source)
+    return checked
 
 
 def _check_suites(path: Path, data: Any, slugs: set[str], problems: list[SeedProblem]):
-    check = _Checker(path, problems)
+    check = _Checker(_label(path), problems)
     suites = (data or {}).get("suites") if isinstance(data, dict) else None
     if not isinstance(suites, list):
         check.problem("file", "suites", "must be a list")
@@ -312,6 +408,11 @@ def _check_suites(path: Path, data: Any, slugs: set[str], problems: list[SeedPro
     return found
 
 
+def occupations_by_code() -> dict[tuple[str, str], Occupation]:
+    """Every occupation in the database by (taxonomy, code), e.g. ('SOC 2018', '23-2011')."""
+    return {(str(o.taxonomy), o.code): o for o in Occupation.objects.select_related("taxonomy")}
+
+
 def read_seeds(seed_dir: Path = SEED_DIR) -> tuple[list[dict], list[dict], list[dict]]:
     """Read and check every seed file; raises SeedError listing every problem."""
     problems: list[SeedProblem] = []
@@ -323,32 +424,17 @@ def read_seeds(seed_dir: Path = SEED_DIR) -> tuple[list[dict], list[dict], list[
     known = {
         (f"{t['name']} {t['version']}", row["code"]) for t in taxonomies for row in t["occupations"]
     }
-    known |= {
-        (f"{name} {version}", code)
-        for name, version, code in Occupation.objects.values_list(
-            "taxonomy__name", "taxonomy__version", "code"
-        )
-    }
-    tasks = []
-    slugs: dict[str, str] = {}
-    for path in sorted((seed_dir / "tasks").glob("*.yaml")):
-        checked = _check_task(path, _read_yaml(path, problems), known, problems)
-        if checked:
-            if checked["slug"] in slugs:
-                problems.append(
-                    SeedProblem(
-                        path.name,
-                        f"task {checked['slug']}",
-                        "slug",
-                        f"already used by {slugs[checked['slug']]}",
-                    )
-                )
-            slugs[checked["slug"]] = path.name
-            tasks.append(checked)
+    known |= set(occupations_by_code())
+    records = [
+        TaskRecord(_label(path), _read_yaml(path, problems), name=path.stem)
+        for path in sorted((seed_dir / "tasks").glob("*.yaml"))
+    ]
+    tasks = [spec for _, spec in check_task_records(records, known, problems)]
     suites = []
     suites_path = seed_dir / "suites.yaml"
     if suites_path.exists():
-        suites = _check_suites(suites_path, _read_yaml(suites_path, problems), set(slugs), problems)
+        slugs = {spec["slug"] for spec in tasks}
+        suites = _check_suites(suites_path, _read_yaml(suites_path, problems), slugs, problems)
     if problems:
         raise SeedError(problems)
     return taxonomies, tasks, suites
@@ -406,16 +492,38 @@ def _version_matches(version: TaskVersion, spec: dict) -> bool:
     return same_fields and stored == wanted
 
 
-def _write_task(
-    spec: dict, occupations: dict[tuple[str, str], Occupation], report: SeedReport
-) -> TaskVersion:
-    wanted = {
+def task_fields(spec: dict, occupations: dict[tuple[str, str], Occupation]) -> dict:
+    """The Task fields a checked record sets; without a canary the task keeps its own."""
+    fields = {
         "occupation": occupations[(spec["taxonomy"], spec["occupation"])],
         "title": spec["title"],
         "visibility": spec["visibility"],
     }
     if spec["canary"] is not None:
-        wanted["canary"] = spec["canary"]
+        fields["canary"] = spec["canary"]
+    return fields
+
+
+def create_version(task: Task, spec: dict, *, number: int, user=None) -> TaskVersion:
+    """A new, unlocked version of the task with the record's content and rubric."""
+    version = TaskVersion.objects.create(
+        task=task,
+        number=number,
+        created_by=user,
+        updated_by=user,
+        **{name: spec[name] for name in TASK_FIELDS},
+    )
+    RubricCriterion.objects.bulk_create(
+        RubricCriterion(task_version=version, order=order, **criterion)
+        for order, criterion in enumerate(spec["criteria"], 1)
+    )
+    return version
+
+
+def _write_task(
+    spec: dict, occupations: dict[tuple[str, str], Occupation], report: SeedReport
+) -> TaskVersion:
+    wanted = task_fields(spec, occupations)
     task, created = Task.objects.get_or_create(
         slug=spec["slug"], defaults={**wanted, "status": Task.Status.PUBLISHED}
     )
@@ -427,17 +535,11 @@ def _write_task(
     if latest is not None and _version_matches(latest, spec):
         report.counts["task versions unchanged"] += 1
         return latest
-    version = TaskVersion.objects.create(
-        task=task,
-        number=(latest.number + 1) if latest else 1,
-        **{name: spec[name] for name in TASK_FIELDS},
-    )
-    RubricCriterion.objects.bulk_create(
-        RubricCriterion(task_version=version, order=order, **criterion)
-        for order, criterion in enumerate(spec["criteria"], 1)
-    )
-    # Seed tasks arrive reviewed and published, so their versions are frozen at once.
+    version = create_version(task, spec, number=(latest.number + 1) if latest else 1)
+    # Seed tasks arrive reviewed and published: their versions are frozen and published at once.
     version.lock()
+    TaskVersion.objects.filter(pk=version.pk).update(published_at=timezone.now())
+    Task.objects.filter(pk=task.pk).update(published_version=version, status=Task.Status.PUBLISHED)
     report.counts["task versions created"] += 1
     return version
 
@@ -470,9 +572,7 @@ def load_seeds(seed_dir: Path = SEED_DIR) -> SeedReport:
     with transaction.atomic():
         for spec in taxonomies:
             _write_taxonomy(spec, report)
-        occupations = {
-            (str(o.taxonomy), o.code): o for o in Occupation.objects.select_related("taxonomy")
-        }
+        occupations = occupations_by_code()
         versions = {spec["slug"]: _write_task(spec, occupations, report) for spec in tasks}
         for spec in suites:
             _write_suite(spec, versions, report)

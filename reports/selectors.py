@@ -80,7 +80,9 @@ def job_categories():
         .select_related("taxonomy")
         .annotate(
             published_tasks=Count(
-                "members__tasks", filter=Q(members__tasks__status=Task.Status.PUBLISHED)
+                "members__tasks",
+                filter=Q(members__tasks__published_version__isnull=False)
+                & ~Q(members__tasks__status=Task.Status.RETIRED),
             )
         )
         .order_by("taxonomy", "code")
@@ -172,7 +174,11 @@ def category_occupations(category: Occupation):
         Occupation.objects.filter(job_category=category)
         .exclude(pk=category.pk)
         .annotate(
-            published_tasks=Count("tasks", filter=Q(tasks__status=Task.Status.PUBLISHED)),
+            published_tasks=Count(
+                "tasks",
+                filter=Q(tasks__published_version__isnull=False)
+                & ~Q(tasks__status=Task.Status.RETIRED),
+            ),
             last_update=Max("tasks__updated_at"),
         )
         .order_by("code")

@@ -27,8 +27,9 @@ def test_broker(tmp_path_factory) -> str:
 
 
 @pytest.fixture(autouse=True)
-def fast_retries(settings):
-    """Retries back off in milliseconds in tests."""
+def fast_tests(settings):
+    """Retries back off in milliseconds, and passwords hash quickly, in tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EVALBUILDER_RETRY_BASE_DELAY = 0.01
     settings.EVALBUILDER_RETRY_MAX_DELAY = 0.05
 

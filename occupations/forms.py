@@ -1,0 +1,213 @@
+"""Forms of the authoring pages. They check input; the workflow service does the work."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Q
+
+from occupations.models import Occupation, RubricCriterion, Task, TaskVersion
+
+STANDARD_TAGS = [value for value, _ in RubricCriterion.Tag.choices]
+
+
+class OccupationChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Occupation) -> str:
+        return f"{obj.code} {obj.title}"
+
+
+class NewTaskForm(forms.Form):
+    occupation = OccupationChoiceField(
+        queryset=Occupation.objects.none(),
+        help_text="The occupation whose work this task captures.",
+    )
+    title = forms.CharField(
+        max_length=255,
+        help_text="What the work is, as a practitioner would name it, "
+        "e.g. 'Reconcile the October bank statement'.",
+    )
+    visibility = forms.ChoiceField(
+        choices=Task.Visibility.choices,
+        initial=Task.Visibility.PUBLIC,
+        widget=forms.RadioSelect,
+        help_text="Held-out tasks are never shown outside your panel, operators and admins.",
+    )
+
+    def __init__(self, *args, occupations, search: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = occupations.order_by("code")
+        if search:
+            choices = choices.filter(Q(code__icontains=search) | Q(title__icontains=search))
+        self.fields["occupation"].queryset = choices
+
+
+class VersionForm(forms.Form):
+    """The content of a draft version, with the task's title and visibility."""
+
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+    title = forms.CharField(max_length=255)
+    visibility = forms.ChoiceField(choices=Task.Visibility.choices, widget=forms.RadioSelect)
+    instructions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12}),
+        required=False,
+        help_text="What you are asked to do, as your manager or client would ask it. Markdown.",
+    )
+    context = forms.CharField(
+        label="Input material",
+        widget=forms.Textarea(attrs={"rows": 12}),
+        required=False,
+        help_text="Everything the work needs: emails, tables, notes. Attach files below.",
+    )
+    deliverable = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text="Exactly what must be handed back: format, length, audience.",
+    )
+    estimated_minutes = forms.IntegerField(
+        min_value=1,
+        max_value=60 * 24 * 5,
+        label="Estimated minutes",
+        help_text="How long a competent practitioner takes, in minutes.",
+    )
+    minutes_estimate_method = forms.CharField(
+        label="How the minutes were estimated",
+        required=False,
+        widget=forms.TextInput(attrs={"size": 60}),
+        help_text="For example: timed two colleagues; time records of similar work.",
+    )
+    reference_solution = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 12}),
+        required=False,
+        help_text="A complete, excellent answer, as an expert would hand it in.",
+    )
+    pass_threshold = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text="Share of the rubric's positive points an answer needs to succeed (0 to 1).",
+    )
+
+    @classmethod
+    def initial_for(cls, version: TaskVersion) -> dict:
+        return {
+            "revision": version.revision,
+            "title": version.task.title,
+            "visibility": version.task.visibility,
+            **{
+                name: getattr(version, name)
+                for name in (
+                    "instructions",
+                    "context",
+                    "deliverable",
+                    "estimated_minutes",
+                    "minutes_estimate_method",
+                    "reference_solution",
+                    "pass_threshold",
+                )
+            },
+        }
+
+
+class CriterionForm(forms.Form):
+    text = forms.CharField(
+        label="Criterion",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One checkable fact or behaviour.",
+    )
+    points = forms.IntegerField(
+        min_value=-10, max_value=10, help_text="-10 to +10; negative for undesirable behaviour."
+    )
+    tag = forms.CharField(
+        max_length=40,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "criterion-tags", "size": 18}),
+        help_text="Axis: " + ", ".join(STANDARD_TAGS) + ", or your own. Blank means accuracy.",
+    )
+    critical = forms.BooleanField(required=False, help_text="Failing it fails the attempt.")
+
+    def clean_points(self) -> int:
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise forms.ValidationError("Points cannot be 0: give a positive or negative value.")
+        return points
+
+
+CriterionFormSet = forms.formset_factory(
+    CriterionForm, extra=2, can_delete=True, can_order=True, max_num=40
+)
+
+
+def criteria_initial(version: TaskVersion) -> list[dict]:
+    return [
+        {"text": c.text, "points": c.points, "tag": c.tag, "critical": c.critical, "ORDER": c.order}
+        for c in version.criteria.order_by("order")
+    ]
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        choices=[
+            ("approve", "Approve: it is ready to publish"),
+            ("request_changes", "Request changes"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text="Required when you request changes: say what should change.",
+    )
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 3}))
+    criterion = forms.ModelChoiceField(
+        queryset=RubricCriterion.objects.none(),
+        required=False,
+        empty_label="The whole task",
+        label="About",
+    )
+
+    def __init__(self, *args, version: TaskVersion, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["criterion"].queryset = version.criteria.order_by("order")
+        self.fields["criterion"].label_from_instance = lambda c: (
+            f"Criterion {c.order}: {c.text[:60]}"
+        )
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(
+        help_text="PDF, XLSX, CSV, DOCX, TXT, PNG or JPEG. Its text is extracted for the models."
+    )
+
+
+class SuiteForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    slug = forms.SlugField(max_length=120, help_text="Short name used in URLs and commands.")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    task_versions = forms.ModelMultipleChoiceField(
+        queryset=TaskVersion.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Published task versions",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["task_versions"]
+        field.queryset = (
+            TaskVersion.objects.filter(pk__in=Task.objects.published().values("published_version"))
+            .select_related("task__occupation")
+            .order_by("task__occupation__code", "task__slug")
+        )
+        field.label_from_instance = lambda v: (
+            f"{v.task.occupation.code} {v.task.title} (v{v.number})"
+        )
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label="Tasks file (JSON Lines)",
+        help_text="One task per line, in the format of docs/task-format.md.",
+    )
+    dry_run = forms.BooleanField(
+        required=False, initial=True, label="Only check the file; write nothing"
+    )

@@ -1,0 +1,183 @@
+"""Bulk export and import of tasks as JSON Lines: one task record per line.
+
+A line is the same record as a seed task file (schemas/task.schema.json, docs/task-format.md)
+and is checked by the same code (seeding.check_task_records). An import is all-or-nothing:
+every line is checked first, every problem is reported with its line number and field, and
+nothing is written unless every line is valid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+
+from occupations.models import Suite, Task, TaskEvent, TaskVersion
+from occupations.seeding import (
+    TASK_FIELDS,
+    SeedError,
+    SeedProblem,
+    TaskRecord,
+    check_task_records,
+    create_version,
+    occupations_by_code,
+    task_fields,
+)
+
+
+@dataclass
+class ImportReport:
+    """What an import created, or with dry_run what it would create."""
+
+    dry_run: bool
+    slugs: list[str] = field(default_factory=list)
+    """Slugs of the tasks created (or that would be), in file order."""
+    problems: list[SeedProblem] = field(default_factory=list)
+    """Every problem found; when there is one, nothing was created."""
+
+    @property
+    def created(self) -> int:
+        return len(self.slugs)
+
+    def __str__(self) -> str:
+        if self.dry_run:
+            return f"{self.created} task(s) would be created; dry run, nothing was written"
+        return f"{self.created} task(s) created as drafts"
+
+
+class TaskImportError(SeedError):
+    """One or more lines of an import are invalid; nothing was written."""
+
+    what = "the imported lines"
+
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        super().__init__(report.problems)
+
+
+def _task_record(task: Task, version: TaskVersion) -> dict:
+    """The task record of one version, in the schema's field order."""
+    record = {
+        "slug": task.slug,
+        "taxonomy": str(task.occupation.taxonomy),
+        "occupation": task.occupation.code,
+        "title": task.title,
+        "visibility": task.visibility,
+    }
+    # A public task's canary marks nothing secret; leaving it out lets a copy get its own.
+    if task.is_held_out:
+        record["canary"] = str(task.canary)
+    record |= {name: getattr(version, name) for name in TASK_FIELDS}
+    record["rubric"] = [
+        {"text": c.text, "points": c.points, "tag": c.tag, "critical": c.critical}
+        for c in version.criteria.all()
+    ]
+    return record
+
+
+def _line(task: Task, version: TaskVersion) -> str:
+    return json.dumps(_task_record(task, version), ensure_ascii=False)
+
+
+def export_tasks(tasks: Iterable[Task], *, include_held_out: bool) -> Iterator[str]:
+    """One JSON line (without newline) per task, from its published version, else its latest.
+
+    Held-out tasks are skipped unless include_held_out: their text and canary must not leak.
+    This function does not check who asks; callers decide who may export held-out tasks.
+    Tasks without any version have nothing to export and are skipped.
+    """
+    for task in tasks:
+        if task.is_held_out and not include_held_out:
+            continue
+        version = task.published_version or task.latest_version()
+        if version is not None:
+            yield _line(task, version)
+
+
+def export_suite(suite: Suite, *, include_held_out: bool) -> Iterator[str]:
+    """Like export_tasks, but the exact task versions in the suite, which its runs measured."""
+    versions = (
+        suite.task_versions.select_related("task__occupation__taxonomy")
+        .prefetch_related("criteria")
+        .order_by("task__slug")
+    )
+    if not include_held_out:
+        versions = versions.exclude(task__visibility=Task.Visibility.HELD_OUT)
+    for version in versions:
+        yield _line(version.task, version)
+
+
+def _parse(lines: Iterable[str], problems: list[SeedProblem]) -> list[TaskRecord]:
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(TaskRecord(f"line {number}", json.loads(line)))
+        except json.JSONDecodeError as error:
+            message = f"is not valid JSON: {error.msg} (column {error.colno})"
+            problems.append(SeedProblem(f"line {number}", "task", "-", message))
+    return records
+
+
+def _refuse_existing(checked: list[tuple[TaskRecord, dict]], problems: list[SeedProblem]) -> None:
+    """An import only creates tasks: a slug or canary already in the database is an error."""
+    specs = [spec for _, spec in checked]
+    taken = Task.objects.filter(slug__in=[spec["slug"] for spec in specs])
+    slugs = set(taken.values_list("slug", flat=True))
+    marked = Task.objects.filter(canary__in=[spec["canary"] for spec in specs if spec["canary"]])
+    canaries = dict(marked.values_list("canary", "slug"))
+    for record, spec in checked:
+        label = f"task {spec['slug']}"
+        if spec["slug"] in slugs:
+            message = f"slug {spec['slug']!r} exists already"
+            problems.append(SeedProblem(record.source, label, "slug", message, "$.slug"))
+        if spec["canary"] in canaries:
+            message = f"canary {spec['canary']} is used by task {canaries[spec['canary']]} already"
+            problems.append(SeedProblem(record.source, label, "canary", message, "$.canary"))
+
+
+def _line_number(problem: SeedProblem) -> int:
+    return int(problem.file.removeprefix("line "))
+
+
+def import_tasks(
+    lines: Iterable[str], *, user: AbstractBaseUser, dry_run: bool = False
+) -> ImportReport:
+    """Create one draft task per JSON line, owned by `user`, or nothing at all.
+
+    Blank lines are skipped. Each task gets an unlocked version 1 and keeps the line's canary
+    when it has one. With dry_run, everything is checked and nothing is written. Raises
+    TaskImportError listing every problem, by line number and field, when any line is invalid.
+    """
+    problems: list[SeedProblem] = []
+    records = _parse(lines, problems)
+    occupations = occupations_by_code()
+    checked = check_task_records(records, set(occupations), problems)
+    _refuse_existing(checked, problems)
+    # Parsing, record checks and database checks each add problems; a reader wants them by line.
+    report = ImportReport(dry_run=dry_run, problems=sorted(problems, key=_line_number))
+    if problems:
+        raise TaskImportError(report)
+    report.slugs = [spec["slug"] for _, spec in checked]
+    if dry_run:
+        return report
+    with transaction.atomic():
+        for _, spec in checked:
+            task = Task.objects.create(
+                slug=spec["slug"], status=Task.Status.DRAFT, **task_fields(spec, occupations)
+            )
+            task.owners.add(user)
+            version = create_version(task, spec, number=1, user=user)
+            TaskEvent.objects.create(
+                task=task,
+                version=version,
+                actor=user,
+                action=TaskEvent.Action.CREATED,
+                to_status=task.status,
+                note="Imported from a JSON Lines file.",
+            )
+    return report

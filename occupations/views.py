@@ -1,0 +1,590 @@
+"""Authoring pages: experts write, review and publish tasks; operators assemble suites.
+
+Views stay thin: they check permissions, bind forms and call the workflow service.
+A task the user may not see answers 404, so held-out tasks do not even show that they exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from occupations import attachments, jsonl, markdown, permissions, workflow
+from occupations.forms import (
+    AttachmentForm,
+    CommentForm,
+    CriterionFormSet,
+    ImportForm,
+    NewTaskForm,
+    ReviewForm,
+    SuiteForm,
+    VersionForm,
+    criteria_initial,
+)
+from occupations.models import (
+    Attachment,
+    LockedVersionError,
+    Occupation,
+    Panel,
+    Review,
+    RubricCriterion,
+    Suite,
+    Task,
+    TaskVersion,
+)
+from occupations.quality import check_version
+
+
+def _task_for(request, slug: str) -> Task:
+    task = get_object_or_404(Task.objects.select_related("occupation"), slug=slug)
+    if not permissions.can_view(request.user, task):
+        raise Http404("No such task")
+    return task
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise PermissionDenied
+
+
+# --- dashboards ---------------------------------------------------------------------
+
+
+@login_required
+def my_tasks(request):
+    user = request.user
+    visible = permissions.visible_tasks(user).select_related("occupation")
+    owned = visible.filter(owners=user).order_by("-updated_at")
+    by_status = dict(visible.values_list("status").annotate(n=Count("pk")))
+    queue = _review_queue(user).count()
+    return render(
+        request,
+        "occupations/my_tasks.html",
+        {
+            "owned": owned,
+            "by_status": [(label, by_status.get(value, 0)) for value, label in Task.Status.choices],
+            "queue": queue,
+            "panels": Panel.objects.filter(members=user).distinct(),
+            "can_author": permissions.panel_occupations(user, Panel.Role.AUTHOR).exists()
+            or user.is_superuser,
+        },
+    )
+
+
+def _review_queue(user):
+    reviewable = permissions.panel_occupations(user, Panel.Role.REVIEWER)
+    return (
+        Task.objects.filter(status=Task.Status.IN_REVIEW, occupation__in=reviewable)
+        .exclude(owners=user)
+        .exclude(versions__reviews__reviewer=user, versions__submitted_at__isnull=False)
+        .select_related("occupation")
+        .distinct()
+        .order_by("updated_at")
+    )
+
+
+@login_required
+def review_queue(request):
+    return render(request, "occupations/review_queue.html", {"tasks": _review_queue(request.user)})
+
+
+@login_required
+def panel_detail(request, slug: str):
+    panel = get_object_or_404(Panel, slug=slug)
+    user = request.user
+    _require(
+        user.is_superuser
+        or permissions.is_operator(user)
+        or panel.memberships.filter(user=user).exists()
+    )
+    occupations = (
+        panel.covered_occupations()
+        .filter(level=Occupation.Level.DETAILED)
+        .annotate(
+            published=Count(
+                "tasks",
+                filter=Q(tasks__published_version__isnull=False)
+                & ~Q(tasks__status=Task.Status.RETIRED),
+            ),
+            in_progress=Count(
+                "tasks",
+                filter=~Q(tasks__status__in=[Task.Status.PUBLISHED, Task.Status.RETIRED]),
+            ),
+        )
+        .order_by("code")
+    )
+    total = occupations.aggregate(n=Sum("employment"))["n"] or 0
+    covered = occupations.filter(published__gt=0).aggregate(n=Sum("employment"))["n"] or 0
+    return render(
+        request,
+        "occupations/panel_detail.html",
+        {
+            "panel": panel,
+            "occupations": occupations,
+            "employment_total": total,
+            "employment_covered": covered,
+            "coverage": covered / total if total else None,
+            "members": panel.memberships.select_related("user").order_by("role", "user__username"),
+        },
+    )
+
+
+# --- tasks ------------------------------------------------------------------------------
+
+
+@login_required
+def new_task(request):
+    occupations = (
+        Occupation.objects.all()
+        if request.user.is_superuser
+        else permissions.panel_occupations(request.user, Panel.Role.AUTHOR)
+    ).filter(level=Occupation.Level.DETAILED)
+    _require(occupations.exists())
+    search = request.GET.get("q", "").strip()
+    form = NewTaskForm(request.POST or None, occupations=occupations, search=search)
+    if request.method == "POST" and form.is_valid():
+        task = workflow.create_task(author=request.user, **form.cleaned_data)
+        messages.success(request, "Task created. Write its first draft below.")
+        return redirect("occupations:edit", slug=task.slug)
+    return render(request, "occupations/new_task.html", {"form": form, "search": search})
+
+
+@login_required
+def task_detail(request, slug: str):
+    task = _task_for(request, slug)
+    versions = list(task.versions.order_by("-number"))
+    number = request.GET.get("version")
+    version = next((v for v in versions if str(v.number) == number), versions[0])
+    user = request.user
+    can_review = (
+        task.status == Task.Status.IN_REVIEW
+        and version == versions[0]
+        and permissions.can_review(user, task)
+        and not version.reviews.filter(reviewer=user).exists()
+    )
+    return render(
+        request,
+        "occupations/task_detail.html",
+        {
+            "task": task,
+            "version": version,
+            "versions": versions,
+            "latest": versions[0],
+            "instructions_html": markdown.render(version.instructions),
+            "context_html": markdown.render(version.context),
+            "criteria": version.criteria.order_by("order"),
+            "attachments": version.attachments.all(),
+            "reviews": version.reviews.select_related("reviewer"),
+            "approvals": workflow.approvals(version),
+            "required_approvals": workflow.required_approvals(),
+            "comments": version.comments.select_related("author", "criterion"),
+            "events": task.events.select_related("actor", "version").order_by("-created_at")[:50],
+            "can_author": permissions.can_author(user, task),
+            "can_review": can_review,
+            "can_publish": task.status == Task.Status.APPROVED and _can_decide(user, task),
+            "can_retire": task.status == Task.Status.PUBLISHED and _can_decide(user, task),
+            "review_form": ReviewForm(),
+            "comment_form": CommentForm(version=version),
+            "problems": check_version(version) if not version.is_locked else [],
+        },
+    )
+
+
+def _can_decide(user, task: Task) -> bool:
+    """Publish or retire: the task's panel reviewers and admins."""
+    return user.is_superuser or permissions.in_panel(user, task, Panel.Role.REVIEWER)
+
+
+def _draft_for_editing(request, task: Task) -> TaskVersion:
+    _require(permissions.can_author(request.user, task))
+    version = task.latest_version()
+    if version.is_locked:
+        raise Http404("No open draft")
+    return version
+
+
+@login_required
+def edit_task(request, slug: str):
+    task = _task_for(request, slug)
+    _require(permissions.can_author(request.user, task))
+    version = task.latest_version()
+    if version.is_locked:
+        messages.info(request, "That version is frozen. Start a new version to change the task.")
+        return redirect("occupations:task", slug=task.slug)
+    conflict = None
+    if request.method == "POST":
+        form = VersionForm(request.POST)
+        rubric = CriterionFormSet(request.POST, prefix="criteria")
+        if form.is_valid() and rubric.is_valid():
+            try:
+                version = _save(request, version, form, rubric)
+            except workflow.ConcurrentEditError as error:
+                conflict = str(error)
+                if _wants_json(request):
+                    return JsonResponse({"error": conflict}, status=409)
+            else:
+                if _wants_json(request):
+                    return JsonResponse({"revision": version.revision, "saved": True})
+                if "submit" in request.POST:
+                    return _submit(request, version)
+                messages.success(request, f"Draft saved (version {version.number}).")
+                return redirect("occupations:edit", slug=task.slug)
+        elif _wants_json(request):
+            return JsonResponse(
+                {"error": "The draft has errors; save it from the page."}, status=400
+            )
+    else:
+        form = VersionForm(initial=VersionForm.initial_for(version))
+        rubric = CriterionFormSet(initial=criteria_initial(version), prefix="criteria")
+    return render(
+        request,
+        "occupations/edit_task.html",
+        {
+            "task": task,
+            "version": version,
+            "form": form,
+            "rubric": rubric,
+            "conflict": conflict,
+            "problems": check_version(version),
+            "attachments": version.attachments.all(),
+            "attachment_form": AttachmentForm(),
+            "tags": [value for value, _ in RubricCriterion.Tag.choices],
+            "preview": markdown.render(version.instructions),
+            "positive_total": sum(c.points for c in version.criteria.all() if c.points > 0),
+        },
+    )
+
+
+def _wants_json(request) -> bool:
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def _save(request, version: TaskVersion, form: VersionForm, rubric) -> TaskVersion:
+    data = form.cleaned_data
+    rows = [
+        row
+        for row in rubric.ordered_forms
+        if row.cleaned_data and not row.cleaned_data.get("DELETE")
+    ]
+    criteria = [
+        workflow.CriterionDraft(
+            text=row.cleaned_data["text"],
+            points=row.cleaned_data["points"],
+            tag=row.cleaned_data["tag"] or RubricCriterion.Tag.ACCURACY,
+            critical=row.cleaned_data["critical"],
+        )
+        for row in rows
+    ]
+    return workflow.save_draft(
+        version,
+        user=request.user,
+        expected_revision=data["revision"],
+        title=data["title"],
+        visibility=data["visibility"],
+        fields={name: data[name] for name in workflow.VERSION_FIELDS},
+        criteria=criteria,
+    )
+
+
+def _submit(request, version: TaskVersion):
+    try:
+        workflow.submit(version, user=request.user)
+    except workflow.NotReadyError as error:
+        for problem in error.problems:
+            messages.error(request, problem.message)
+        return redirect("occupations:edit", slug=version.task.slug)
+    messages.success(request, "Submitted for review. The version is now frozen.")
+    return redirect("occupations:task", slug=version.task.slug)
+
+
+@login_required
+@require_POST
+def submit_task(request, slug: str):
+    task = _task_for(request, slug)
+    return _submit(request, _draft_for_editing(request, task))
+
+
+@login_required
+@require_POST
+def new_version(request, slug: str):
+    task = _task_for(request, slug)
+    _require(permissions.can_author(request.user, task))
+    try:
+        version = workflow.start_new_version(task, user=request.user)
+    except workflow.WorkflowError as error:
+        messages.error(request, str(error))
+        return redirect("occupations:task", slug=task.slug)
+    messages.success(request, f"Version {version.number} is a new draft, copied from the last.")
+    return redirect("occupations:edit", slug=task.slug)
+
+
+@login_required
+@require_POST
+def review_task(request, slug: str):
+    task = _task_for(request, slug)
+    _require(permissions.can_review(request.user, task))
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            workflow.review(
+                task.latest_version(),
+                reviewer=request.user,
+                decision=form.cleaned_data["decision"],
+                note=form.cleaned_data["note"],
+            )
+        except workflow.WorkflowError as error:
+            messages.error(request, str(error))
+        else:
+            decision = dict(Review.Decision.choices)[form.cleaned_data["decision"]]
+            messages.success(request, f"Review recorded: {decision.lower()}.")
+    else:
+        messages.error(request, "Choose approve or request changes.")
+    return redirect("occupations:task", slug=task.slug)
+
+
+@login_required
+@require_POST
+def publish_task(request, slug: str):
+    task = _task_for(request, slug)
+    _require(_can_decide(request.user, task))
+    try:
+        version = workflow.publish(task, user=request.user)
+    except workflow.WorkflowError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Version {version.number} is published.")
+    return redirect("occupations:task", slug=task.slug)
+
+
+@login_required
+@require_POST
+def retire_task(request, slug: str):
+    task = _task_for(request, slug)
+    _require(_can_decide(request.user, task))
+    try:
+        workflow.retire(task, user=request.user, note=request.POST.get("note", ""))
+    except workflow.WorkflowError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The task is retired; suites that hold it keep it.")
+    return redirect("occupations:task", slug=task.slug)
+
+
+@login_required
+@require_POST
+def comment_task(request, slug: str):
+    task = _task_for(request, slug)
+    version = get_object_or_404(task.versions, number=request.POST.get("version"))
+    form = CommentForm(request.POST, version=version)
+    if form.is_valid():
+        workflow.comment(
+            version,
+            user=request.user,
+            body=form.cleaned_data["body"],
+            criterion=form.cleaned_data["criterion"],
+        )
+        messages.success(request, "Comment added.")
+    else:
+        messages.error(request, "Write a comment first.")
+    return redirect(f"{reverse('occupations:task', args=[task.slug])}?version={version.number}")
+
+
+@login_required
+def diff_versions(request, slug: str):
+    task = _task_for(request, slug)
+    numbers = sorted(task.versions.values_list("number", flat=True))
+    if len(numbers) < 2:
+        raise Http404("Only one version")
+    a = int(request.GET.get("a", numbers[-2]))
+    b = int(request.GET.get("b", numbers[-1]))
+    old = get_object_or_404(task.versions, number=a)
+    new = get_object_or_404(task.versions, number=b)
+    sections = []
+    for name in (*workflow.VERSION_FIELDS, "rubric"):
+        before, after = (_diff_text(v, name) for v in (old, new))
+        if before != after:
+            lines = list(
+                difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2)
+            )[2:]
+            sections.append((name.replace("_", " "), lines))
+    return render(
+        request,
+        "occupations/diff.html",
+        {"task": task, "old": old, "new": new, "sections": sections, "numbers": numbers},
+    )
+
+
+def _diff_text(version: TaskVersion, name: str) -> str:
+    if name == "rubric":
+        return "\n".join(
+            f"[{c.points:+d}] {c.text} ({c.tag}{', critical' if c.critical else ''})"
+            for c in version.criteria.order_by("order")
+        )
+    return str(getattr(version, name))
+
+
+# --- import and export ----------------------------------------------------------------
+
+
+@login_required
+def import_tasks(request):
+    """Authors upload tasks as JSON Lines; they arrive as drafts in the author's panels."""
+    allowed = (
+        Occupation.objects.all()
+        if request.user.is_superuser
+        else permissions.panel_occupations(request.user, Panel.Role.AUTHOR)
+    )
+    _require(allowed.exists())
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report, problems = None, []
+    if request.method == "POST" and form.is_valid():
+        lines = form.cleaned_data["file"].read().decode("utf-8", errors="replace").splitlines()
+        dry_run = form.cleaned_data["dry_run"]
+        try:
+            # Imported for real inside a transaction, so that a dry run checks exactly what a
+            # real one would, the panel rule included; rolled back unless all is well.
+            with transaction.atomic():
+                report = jsonl.import_tasks(lines, user=request.user)
+                problems = [
+                    f"task {task.slug}: field 'occupation': {task.occupation.code} is not in "
+                    "your panels"
+                    for task in Task.objects.filter(slug__in=report.slugs)
+                    .exclude(occupation__in=allowed)
+                    .select_related("occupation")
+                ]
+                if problems or dry_run:
+                    transaction.set_rollback(True)
+            report.dry_run = dry_run
+        except jsonl.TaskImportError as error:
+            problems = [str(problem) for problem in error.problems]
+        if problems:
+            report = None
+        if report and not report.dry_run:
+            messages.success(request, str(report))
+            return redirect("occupations:my_tasks")
+    return render(
+        request,
+        "occupations/import.html",
+        {"form": form, "report": report, "problems": problems},
+    )
+
+
+@login_required
+def export_tasks(request):
+    """The tasks the user may read, as JSON Lines; held-out ones only when asked for."""
+    include_held_out = request.GET.get("held_out") == "1"
+    lines = jsonl.export_tasks(
+        permissions.visible_tasks(request.user).order_by("slug"),
+        include_held_out=include_held_out,
+    )
+    response = HttpResponse(
+        "".join(f"{line}\n" for line in lines), content_type="application/x-ndjson"
+    )
+    response["Content-Disposition"] = 'attachment; filename="tasks.jsonl"'
+    return response
+
+
+# --- attachments ------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def upload_attachment(request, slug: str):
+    task = _task_for(request, slug)
+    version = _draft_for_editing(request, task)
+    form = AttachmentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            attachment = attachments.add_attachment(
+                version, form.cleaned_data["file"], request.user
+            )
+        except attachments.AttachmentError as error:
+            messages.error(request, str(error))
+        except LockedVersionError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Attached {attachment.original_name}.")
+    else:
+        messages.error(request, "Choose a file to attach.")
+    return redirect("occupations:edit", slug=task.slug)
+
+
+@login_required
+@require_POST
+def delete_attachment(request, pk: int):
+    attachment = get_object_or_404(Attachment.objects.select_related("task_version__task"), pk=pk)
+    task = _task_for(request, attachment.task_version.task.slug)
+    _draft_for_editing(request, task)
+    attachments.remove_attachment(attachment)
+    messages.success(request, f"Removed {attachment.original_name}.")
+    return redirect("occupations:edit", slug=task.slug)
+
+
+@login_required
+def download_attachment(request, pk: int):
+    attachment = get_object_or_404(Attachment.objects.select_related("task_version__task"), pk=pk)
+    _task_for(request, attachment.task_version.task.slug)
+    response = FileResponse(
+        attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name
+    )
+    # Never let a browser render uploaded content as a page.
+    response["Content-Type"] = "application/octet-stream"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+# --- suites -----------------------------------------------------------------------------
+
+
+@login_required
+def suite_list(request):
+    _require(request.user.is_superuser or permissions.is_operator(request.user))
+    suites = Suite.objects.annotate(versions=Count("task_versions"), run_count=Count("runs"))
+    return render(request, "occupations/suite_list.html", {"suites": suites})
+
+
+@login_required
+def suite_edit(request, slug: str | None = None):
+    _require(request.user.is_superuser or permissions.is_operator(request.user))
+    suite = get_object_or_404(Suite, slug=slug) if slug else None
+    if suite is not None and suite.is_frozen:
+        return render(request, "occupations/suite_detail.html", {"suite": suite})
+    initial = (
+        {
+            "name": suite.name,
+            "slug": suite.slug,
+            "description": suite.description,
+            "task_versions": list(suite.task_versions.all()),
+        }
+        if suite
+        else None
+    )
+    form = SuiteForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        clash = Suite.objects.filter(slug=data["slug"]).exclude(pk=suite.pk if suite else None)
+        if clash.exists():
+            form.add_error("slug", "Another suite uses this short name.")
+        else:
+            with transaction.atomic():
+                suite = suite or Suite()
+                suite.name, suite.slug, suite.description = (
+                    data["name"],
+                    data["slug"],
+                    data["description"],
+                )
+                suite.save()
+                suite.task_versions.set(data["task_versions"])
+            messages.success(request, f"Suite {suite.name} saved.")
+            return redirect("occupations:suite", slug=suite.slug)
+    return render(request, "occupations/suite_form.html", {"form": form, "suite": suite})

@@ -1,0 +1,277 @@
+"""The review workflow of a task: drafts, submission, independent review, publication.
+
+draft -> in review -> changes requested | approved -> published -> retired
+
+Submitted versions are frozen. Changing a task after submission starts a new draft
+version, copied from the latest one. Every transition is recorded as a TaskEvent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from occupations import attachments
+from occupations.models import (
+    Comment,
+    Occupation,
+    Review,
+    RubricCriterion,
+    Task,
+    TaskEvent,
+    TaskVersion,
+)
+from occupations.quality import QualityProblem, check_version
+
+VERSION_FIELDS = (
+    "instructions",
+    "context",
+    "deliverable",
+    "estimated_minutes",
+    "minutes_estimate_method",
+    "reference_solution",
+    "pass_threshold",
+)
+
+
+class WorkflowError(ValueError):
+    """An action that the task's state or the user's role does not allow."""
+
+
+class ConcurrentEditError(WorkflowError):
+    """The draft changed since the editor loaded it; saving would overwrite someone's work."""
+
+
+class NotReadyError(WorkflowError):
+    """Quality checks block submission."""
+
+    def __init__(self, problems: list[QualityProblem]) -> None:
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) block submission")
+
+
+@dataclass(frozen=True)
+class CriterionDraft:
+    """A rubric row as the editor sends it."""
+
+    text: str
+    points: int
+    tag: str = RubricCriterion.Tag.ACCURACY
+    critical: bool = False
+
+
+def _record(
+    task: Task, version: TaskVersion | None, actor, action: str, *, before: str = "", note: str = ""
+) -> None:
+    TaskEvent.objects.create(
+        task=task,
+        version=version,
+        actor=actor,
+        action=action,
+        from_status=before,
+        to_status=task.status,
+        note=note,
+    )
+
+
+def _set_status(task: Task, status: str) -> str:
+    before = task.status
+    task.status = status
+    task.save(update_fields=["status", "updated_at"])
+    return before
+
+
+def unique_slug(title: str) -> str:
+    base = slugify(title)[:100] or "task"
+    slug, n = base, 2
+    while Task.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+@transaction.atomic
+def create_task(*, author, occupation: Occupation, title: str, visibility: str) -> Task:
+    """A new task with an empty first draft, owned by its author."""
+    task = Task.objects.create(
+        slug=unique_slug(title), occupation=occupation, title=title, visibility=visibility
+    )
+    task.owners.add(author)
+    TaskVersion.objects.create(
+        task=task,
+        number=1,
+        instructions="",
+        deliverable="",
+        estimated_minutes=60,
+        reference_solution="",
+        created_by=author,
+        updated_by=author,
+    )
+    _record(task, task.latest_version(), author, TaskEvent.Action.CREATED)
+    return task
+
+
+@transaction.atomic
+def save_draft(
+    version: TaskVersion,
+    *,
+    user,
+    expected_revision: int,
+    title: str,
+    visibility: str,
+    fields: dict,
+    criteria: list[CriterionDraft],
+) -> TaskVersion:
+    """Save the editor's content over a draft, refusing if someone saved it in between."""
+    version = TaskVersion.objects.select_for_update().get(pk=version.pk)
+    if version.is_locked:
+        raise WorkflowError("This version was submitted and cannot change; start a new version.")
+    if version.revision != expected_revision:
+        raise ConcurrentEditError(
+            f"Someone saved this draft since you opened it (revision {version.revision}, "
+            f"yours {expected_revision}). Your changes were not saved: copy them, reload, "
+            "and apply them again."
+        )
+    task = version.task
+    if (task.title, task.visibility) != (title, visibility):
+        task.title, task.visibility = title, visibility
+        task.save(update_fields=["title", "visibility", "updated_at"])
+    for name in VERSION_FIELDS:
+        setattr(version, name, fields[name])
+    version.revision += 1
+    version.updated_by = user
+    version.save()
+    version.criteria.all().delete()
+    RubricCriterion.objects.bulk_create(
+        RubricCriterion(
+            task_version=version,
+            order=order,
+            text=c.text,
+            points=c.points,
+            tag=c.tag,
+            critical=c.critical,
+        )
+        for order, c in enumerate(criteria, 1)
+    )
+    task.owners.add(user)
+    _record(task, version, user, TaskEvent.Action.SAVED)
+    return version
+
+
+@transaction.atomic
+def start_new_version(task: Task, *, user) -> TaskVersion:
+    """A new draft copied from the latest version (content, rubric, attachments)."""
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    latest = task.latest_version()
+    if not latest.is_locked:
+        return latest  # a draft is already open: edit that one
+    if task.status == Task.Status.IN_REVIEW:
+        raise WorkflowError("The task is in review; wait for the reviewers' decision.")
+    version = TaskVersion.objects.create(
+        task=task,
+        number=latest.number + 1,
+        created_by=user,
+        updated_by=user,
+        **{name: getattr(latest, name) for name in VERSION_FIELDS},
+    )
+    RubricCriterion.objects.bulk_create(
+        RubricCriterion(
+            task_version=version,
+            order=c.order,
+            text=c.text,
+            points=c.points,
+            tag=c.tag,
+            critical=c.critical,
+        )
+        for c in latest.criteria.all()
+    )
+    attachments.copy_attachments(latest, version)
+    before = _set_status(task, Task.Status.DRAFT) if task.status != Task.Status.RETIRED else ""
+    _record(task, version, user, TaskEvent.Action.NEW_VERSION, before=before)
+    return version
+
+
+@transaction.atomic
+def submit(version: TaskVersion, *, user) -> None:
+    """Freeze the draft and send it to review, if it passes the quality checks."""
+    version = TaskVersion.objects.select_for_update().select_related("task").get(pk=version.pk)
+    if version.is_locked:
+        raise WorkflowError("This version was submitted already.")
+    problems = check_version(version)
+    if problems:
+        raise NotReadyError(problems)
+    version.lock()
+    before = _set_status(version.task, Task.Status.IN_REVIEW)
+    _record(version.task, version, user, TaskEvent.Action.SUBMITTED, before=before)
+
+
+def approvals(version: TaskVersion) -> int:
+    return version.reviews.filter(decision=Review.Decision.APPROVE).count()
+
+
+def required_approvals() -> int:
+    return settings.EVALBUILDER_REQUIRED_APPROVALS
+
+
+@transaction.atomic
+def review(version: TaskVersion, *, reviewer, decision: str, note: str = "") -> Review:
+    """Record an independent reviewer's decision; enough approvals approve the task."""
+    task = Task.objects.select_for_update().get(pk=version.task_id)
+    if task.status != Task.Status.IN_REVIEW or task.latest_version() != version:
+        raise WorkflowError("Only the version in review can be reviewed.")
+    if task.owners.filter(pk=reviewer.pk).exists():
+        raise WorkflowError("Authors cannot review their own task.")
+    if version.reviews.filter(reviewer=reviewer).exists():
+        raise WorkflowError("You have reviewed this version already.")
+    if decision == Review.Decision.REQUEST_CHANGES and not note.strip():
+        raise WorkflowError("Say what should change.")
+    given = Review.objects.create(version=version, reviewer=reviewer, decision=decision, note=note)
+    if decision == Review.Decision.REQUEST_CHANGES:
+        before = _set_status(task, Task.Status.CHANGES_REQUESTED)
+        _record(
+            task, version, reviewer, TaskEvent.Action.CHANGES_REQUESTED, before=before, note=note
+        )
+    else:
+        before = task.status
+        if approvals(version) >= required_approvals():
+            _set_status(task, Task.Status.APPROVED)
+        _record(task, version, reviewer, TaskEvent.Action.APPROVED, before=before, note=note)
+    return given
+
+
+@transaction.atomic
+def publish(task: Task, *, user) -> TaskVersion:
+    """Make the approved version the one suites and reports use."""
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.status != Task.Status.APPROVED:
+        raise WorkflowError("Only an approved task can be published.")
+    version = task.latest_version()
+    TaskVersion.objects.filter(pk=version.pk).update(published_at=timezone.now())
+    task.published_version = version
+    task.status = Task.Status.PUBLISHED
+    task.save(update_fields=["published_version", "status", "updated_at"])
+    _record(task, version, user, TaskEvent.Action.PUBLISHED, before=Task.Status.APPROVED)
+    return version
+
+
+@transaction.atomic
+def retire(task: Task, *, user, note: str = "") -> None:
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.status == Task.Status.RETIRED:
+        raise WorkflowError("The task is retired already.")
+    before = _set_status(task, Task.Status.RETIRED)
+    _record(task, task.latest_version(), user, TaskEvent.Action.RETIRED, before=before, note=note)
+
+
+@transaction.atomic
+def comment(version: TaskVersion, *, user, body: str, criterion: RubricCriterion | None = None):
+    if not body.strip():
+        raise WorkflowError("A comment needs some text.")
+    if criterion is not None and criterion.task_version_id != version.pk:
+        raise WorkflowError("That criterion belongs to another version.")
+    made = Comment.objects.create(version=version, author=user, body=body, criterion=criterion)
+    _record(version.task, version, user, TaskEvent.Action.COMMENTED)
+    return made

@@ -1,0 +1,149 @@
+"""Every route of the application, as every role: the allowed and the denied answers.
+
+The table names every route of the project's apps. A route added without a row here
+fails the sweep, so no page ships without a rule. Django's own admin and account pages
+are left to Django.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from graders.models import Grader
+from occupations import attachments, workflow
+from occupations.models import Occupation, Suite
+from runs import services as run_services
+from tests.authoring import make_world, publish_through_review, write_draft
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anonymous", "author_a", "author_b", "reviewer_a", "operator", "analyst", "admin")
+OWN_APPS = {"reports", "occupations", "graders"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    answers: tuple[int, ...]
+    """Expected status per role, in the order of ROLES."""
+
+
+# 302 for a signed-out visitor is the redirect to sign in; for a POST by someone allowed it
+# is the redirect back to the task after the action.
+TABLE: dict[str, Route] = {
+    "reports:home": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "reports:job_category": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "graders:run_list": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    "graders:run": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    "graders:calibrate": Route("POST", (302, 200, 404, 403, 403, 403, 200)),
+    "occupations:my_tasks": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
+    "occupations:new_task": Route("GET", (302, 200, 200, 403, 403, 403, 200)),
+    "occupations:import": Route("GET", (302, 200, 200, 403, 403, 403, 200)),
+    "occupations:export": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
+    "occupations:task": Route("GET", (302, 200, 404, 200, 200, 404, 200)),
+    "occupations:edit": Route("GET", (302, 200, 404, 403, 403, 403, 200)),
+    "occupations:submit": Route("POST", (302, 302, 404, 403, 403, 403, 302)),
+    "occupations:new_version": Route("POST", (302, 302, 404, 403, 403, 404, 302)),
+    "occupations:review": Route("POST", (302, 403, 404, 302, 403, 404, 302)),
+    "occupations:publish": Route("POST", (302, 403, 404, 302, 403, 404, 302)),
+    "occupations:retire": Route("POST", (302, 403, 404, 302, 403, 404, 302)),
+    "occupations:comment": Route("POST", (302, 302, 404, 302, 302, 404, 302)),
+    "occupations:diff": Route("GET", (302, 200, 404, 200, 200, 404, 200)),
+    "occupations:upload_attachment": Route("POST", (302, 302, 404, 403, 403, 403, 302)),
+    "occupations:attachment": Route("GET", (302, 200, 404, 200, 200, 200, 200)),
+    "occupations:delete_attachment": Route("POST", (302, 302, 404, 403, 403, 403, 302)),
+    "occupations:review_queue": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
+    "occupations:panel": Route("GET", (302, 200, 403, 200, 200, 403, 200)),
+    "occupations:suites": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "occupations:new_suite": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "occupations:suite": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+}
+
+
+def project_routes() -> set[str]:
+    names = set()
+
+    def walk(patterns, namespace):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, entry.namespace or namespace)
+            elif isinstance(entry, URLPattern) and entry.name and namespace in OWN_APPS:
+                names.add(f"{namespace}:{entry.name}")
+
+    walk(get_resolver().url_patterns, None)
+    return names
+
+
+def test_every_route_has_a_rule():
+    assert project_routes() == set(TABLE)
+
+
+@pytest.fixture
+def world(seeded, settings, tmp_path, make_endpoint):
+    """A held-out task in review (v2, after a published v1) and a public draft with a file."""
+    settings.MEDIA_ROOT = tmp_path
+    world = make_world()
+    users = world.users
+    reviewers = [users["reviewer_a"], users["reviewer_a2"]]
+    first = write_draft(users["author_a"], world.occupation_a, title="Held", visibility="held_out")
+    held = publish_through_review(first, users["author_a"], reviewers)
+    workflow.publish(held, user=reviewers[0])
+    second = workflow.start_new_version(held, user=users["author_a"])
+    workflow.submit(second, user=users["author_a"])
+    draft = write_draft(users["author_a"], world.occupation_a, title="Draft")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    attachment = attachments.add_attachment(
+        draft, SimpleUploadedFile("notes.txt", b"Meeting notes"), users["author_a"]
+    )
+    suite = Suite.objects.create(name="Open suite", slug="open-suite")
+    grader = Grader.objects.create(name="Simulated judge", judge=make_endpoint("sim-judge"))
+    run = run_services.create_run(Suite.objects.get(slug="demo"), make_endpoint("sim-model"))
+    kwargs = {
+        "reports:job_category": {"pk": Occupation.objects.get(code="23-0000").pk},
+        "graders:run": {"pk": run.pk},
+        "graders:calibrate": {"slug": draft.task.slug},
+        "occupations:task": {"slug": held.slug},
+        "occupations:edit": {"slug": draft.task.slug},
+        "occupations:submit": {"slug": draft.task.slug},
+        "occupations:new_version": {"slug": held.slug},
+        "occupations:review": {"slug": held.slug},
+        "occupations:publish": {"slug": held.slug},
+        "occupations:retire": {"slug": held.slug},
+        "occupations:comment": {"slug": held.slug},
+        "occupations:diff": {"slug": held.slug},
+        "occupations:upload_attachment": {"slug": draft.task.slug},
+        "occupations:attachment": {"pk": attachment.pk},
+        "occupations:delete_attachment": {"pk": attachment.pk},
+        "occupations:panel": {"slug": "legal"},
+        "occupations:suite": {"slug": suite.slug},
+    }
+    post_data = {
+        "occupations:review": {"decision": "approve"},
+        "occupations:comment": {"version": second.number, "body": "Looks right."},
+    }
+    assert grader.pk
+    return users, kwargs, post_data
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_the_answer_its_rule_gives(client, world, role):
+    users, kwargs, post_data = world
+    if role != "anonymous":
+        client.force_login(users[role])
+    wrong = []
+    for name, route in TABLE.items():
+        url = reverse(name, kwargs=kwargs.get(name))
+        # Each request's effects are undone, so every route sees the same world.
+        with transaction.atomic():
+            if route.method == "GET":
+                response = client.get(url)
+            else:
+                response = client.post(url, post_data.get(name, {}))
+            transaction.set_rollback(True)
+        expected = route.answers[ROLES.index(role)]
+        if response.status_code != expected:
+            wrong.append(f"{name}: {response.status_code}, expected {expected}")
+    assert not wrong, f"as {role}:\n" + "\n".join(wrong)

@@ -1,0 +1,216 @@
+"""The review workflow, quality checks and who may see what, as services."""
+
+import pytest
+from django.test import override_settings
+
+from occupations import permissions, workflow
+from occupations.models import Review, Task, TaskEvent
+from occupations.quality import check_version
+from tests.authoring import good_criteria, make_world, publish_through_review, write_draft
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world(seeded):
+    return make_world()
+
+
+def test_a_task_goes_from_draft_through_two_reviews_to_published(world):
+    author, first, second = (world.users[u] for u in ("author_a", "reviewer_a", "reviewer_a2"))
+    version = write_draft(author, world.occupation_a)
+    task = version.task
+    assert task.status == Task.Status.DRAFT
+    workflow.submit(version, user=author)
+    version.refresh_from_db()
+    assert version.is_locked
+    task.refresh_from_db()
+    assert task.status == Task.Status.IN_REVIEW
+    workflow.review(version, reviewer=first, decision=Review.Decision.APPROVE)
+    task.refresh_from_db()
+    assert task.status == Task.Status.IN_REVIEW, "one approval of two is not enough"
+    workflow.review(version, reviewer=second, decision=Review.Decision.APPROVE)
+    task.refresh_from_db()
+    assert task.status == Task.Status.APPROVED
+    workflow.publish(task, user=first)
+    task.refresh_from_db()
+    assert task.status == Task.Status.PUBLISHED
+    assert task.published_version == version
+    assert Task.objects.published().filter(pk=task.pk).exists()
+    actions = list(task.events.values_list("action", "actor__username"))
+    assert actions == [
+        ("created", "author_a"),
+        ("saved", "author_a"),
+        ("submitted", "author_a"),
+        ("approved", "reviewer_a"),
+        ("approved", "reviewer_a2"),
+        ("published", "reviewer_a"),
+    ]
+    assert task.events.get(action=TaskEvent.Action.PUBLISHED).to_status == "published"
+
+
+@override_settings(EVALBUILDER_REQUIRED_APPROVALS=1)
+def test_the_number_of_approvals_is_configurable(world):
+    version = write_draft(world.users["author_a"], world.occupation_a)
+    workflow.submit(version, user=world.users["author_a"])
+    workflow.review(version, reviewer=world.users["reviewer_a"], decision="approve")
+    version.task.refresh_from_db()
+    assert version.task.status == Task.Status.APPROVED
+
+
+def test_authors_cannot_review_their_own_task_nor_review_twice(world):
+    author, reviewer = world.users["author_a"], world.users["reviewer_a"]
+    version = write_draft(author, world.occupation_a)
+    workflow.submit(version, user=author)
+    with pytest.raises(workflow.WorkflowError, match="own task"):
+        workflow.review(version, reviewer=author, decision="approve")
+    assert not permissions.can_review(author, version.task)
+    workflow.review(version, reviewer=reviewer, decision="approve")
+    with pytest.raises(workflow.WorkflowError, match="already"):
+        workflow.review(version, reviewer=reviewer, decision="approve")
+
+
+def test_requested_changes_lead_to_a_new_version_and_the_old_one_stays_frozen(world):
+    author, reviewer = world.users["author_a"], world.users["reviewer_a"]
+    version = write_draft(author, world.occupation_a)
+    workflow.submit(version, user=author)
+    with pytest.raises(workflow.WorkflowError, match="what should change"):
+        workflow.review(version, reviewer=reviewer, decision="request_changes")
+    workflow.review(version, reviewer=reviewer, decision="request_changes", note="Cite sources.")
+    task = Task.objects.get(pk=version.task_id)
+    assert task.status == Task.Status.CHANGES_REQUESTED
+    draft = workflow.start_new_version(task, user=author)
+    assert draft.number == 2 and not draft.is_locked
+    assert [c.text for c in draft.criteria.order_by("order")] == [c.text for c in good_criteria()]
+    workflow.save_draft(
+        draft,
+        user=author,
+        expected_revision=draft.revision,
+        title="Chronology",
+        visibility="public",
+        fields={
+            **{n: getattr(draft, n) for n in workflow.VERSION_FIELDS},
+            "deliverable": "A table with sources.",
+        },
+        criteria=good_criteria(),
+    )
+    version.refresh_from_db()
+    assert version.deliverable == "A table: date, event, source document."
+    task.refresh_from_db()
+    assert task.status == Task.Status.DRAFT
+
+
+def test_editing_a_published_task_makes_a_new_draft_and_keeps_the_published_version(world):
+    author = world.users["author_a"]
+    reviewers = [world.users["reviewer_a"], world.users["reviewer_a2"]]
+    version = write_draft(author, world.occupation_a)
+    task = publish_through_review(version, author, reviewers)
+    workflow.publish(task, user=reviewers[0])
+    draft = workflow.start_new_version(task, user=author)
+    task.refresh_from_db()
+    assert task.published_version == version
+    assert draft.number == 2
+    assert Task.objects.published().filter(pk=task.pk).exists()
+    with pytest.raises(workflow.WorkflowError, match="cannot change"):
+        workflow.save_draft(
+            version,
+            user=author,
+            expected_revision=version.revision,
+            title="x",
+            visibility="public",
+            fields={n: getattr(version, n) for n in workflow.VERSION_FIELDS},
+            criteria=good_criteria(),
+        )
+
+
+def test_two_people_saving_the_same_draft_do_not_overwrite_each_other(world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    loaded_by_both = version.revision
+    fields = {n: getattr(version, n) for n in workflow.VERSION_FIELDS}
+    workflow.save_draft(
+        version,
+        user=author,
+        expected_revision=loaded_by_both,
+        title="First",
+        visibility="public",
+        fields={**fields, "deliverable": "First person's text"},
+        criteria=good_criteria(),
+    )
+    with pytest.raises(workflow.ConcurrentEditError, match="not saved"):
+        workflow.save_draft(
+            version,
+            user=author,
+            expected_revision=loaded_by_both,
+            title="Second",
+            visibility="public",
+            fields={**fields, "deliverable": "Second person's text"},
+            criteria=good_criteria(),
+        )
+    version.refresh_from_db()
+    assert version.deliverable == "First person's text"
+    assert version.task.title == "First"
+
+
+def test_quality_checks_block_submission_until_fixed(world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a, instructions="Too short.")
+    duplicate = [
+        *good_criteria(),
+        workflow.CriterionDraft("Lists the 14 March termination letter as an event.", 2),
+    ]
+    version = workflow.save_draft(
+        version,
+        user=author,
+        expected_revision=version.revision,
+        title="Chronology",
+        visibility="public",
+        fields={
+            **{n: getattr(version, n) for n in workflow.VERSION_FIELDS},
+            "minutes_estimate_method": "",
+        },
+        criteria=duplicate,
+    )
+    fields = {p.field for p in check_version(version)}
+    assert fields == {"instructions", "minutes_estimate_method", "rubric"}
+    duplicate_problem = next(p for p in check_version(version) if p.field == "rubric")
+    assert duplicate_problem.criterion == 5
+    with pytest.raises(workflow.NotReadyError) as caught:
+        workflow.submit(version, user=author)
+    assert len(caught.value.problems) == 3
+    version.refresh_from_db()
+    assert not version.is_locked
+
+
+def test_a_rubric_without_positive_points_is_not_ready(world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    version = workflow.save_draft(
+        version,
+        user=author,
+        expected_revision=version.revision,
+        title="Chronology",
+        visibility="public",
+        fields={n: getattr(version, n) for n in workflow.VERSION_FIELDS},
+        criteria=[workflow.CriterionDraft("Invents facts not in the file", -5)],
+    )
+    assert [p.field for p in check_version(version)] == ["rubric"]
+
+
+def test_panels_scope_what_each_expert_sees(world):
+    users = world.users
+    held_out = write_draft(
+        users["author_a"], world.occupation_a, title="Secret", visibility="held_out"
+    ).task
+    public = write_draft(users["author_a"], world.occupation_a, title="Open").task
+    assert permissions.can_view(users["author_a"], held_out)
+    assert permissions.can_view(users["reviewer_a"], held_out)
+    assert permissions.can_view(users["operator"], held_out)
+    assert permissions.can_view(users["admin"], held_out)
+    assert not permissions.can_view(users["author_b"], held_out)
+    assert not permissions.can_view(users["author_b"], public)
+    assert not permissions.can_view(users["analyst"], held_out)
+    assert permissions.can_view(users["analyst"], public)
+    assert permissions.can_author(users["author_a"], public)
+    assert not permissions.can_author(users["reviewer_a"], public)
+    assert not permissions.can_author(users["operator"], public)
