@@ -148,6 +148,19 @@ def test_the_health_check_answers_whatever_the_host(client, db, settings):
     assert client.get("/", HTTP_HOST="127.0.0.1:8000").status_code == 400
 
 
+def test_signing_in_and_out_through_the_forms(client, db):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user(username="expert", password="a long passphrase")
+    signed_in = client.post(
+        reverse("login"), {"username": "expert", "password": "a long passphrase"}
+    )
+    assert signed_in.url == reverse("occupations:my_tasks")
+    assert client.get(signed_in.url).status_code == 200
+    signed_out = client.post(reverse("logout"))
+    assert signed_out.url == reverse("reports:home")
+
+
 def test_sign_in_page(client, db):
     response = client.get(reverse("login"))
     assert response.status_code == 200
