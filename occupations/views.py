@@ -259,9 +259,20 @@ def edit_task(request, slug: str):
             "attachment_form": AttachmentForm(),
             "tags": [value for value, _ in RubricCriterion.Tag.choices],
             "preview": markdown.render(version.instructions),
-            "positive_total": sum(c.points for c in version.criteria.all() if c.points > 0),
+            "positive_total": _positive_total(rubric),
         },
     )
+
+
+def _positive_total(rubric) -> int:
+    """Positive points of the rows on screen (bound or not), kept rows only."""
+    total = 0
+    for row in rubric.forms:
+        data = row.cleaned_data if row.is_bound and hasattr(row, "cleaned_data") else row.initial
+        points = data.get("points")
+        if isinstance(points, int) and points > 0 and not data.get("DELETE"):
+            total += points
+    return total
 
 
 def _wants_json(request) -> bool:

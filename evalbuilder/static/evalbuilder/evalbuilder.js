@@ -1,8 +1,14 @@
-// Progressive enhancement of the task editor: live points total, adding criteria,
-// and saving the draft when the page is hidden or left. Every feature works without it.
+// Progressive enhancement, loaded on every page: the error summary takes focus, the
+// occupation list filters as you type, and the task editor gets a live points total,
+// criteria added in place, and drafts saved when the page is hidden or left.
+// Every page works without it.
 (function () {
   "use strict";
 
+  const summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+  }
   const form = document.getElementById("task-editor");
   if (form) {
     enhanceEditor(form);
@@ -54,14 +60,15 @@
     });
     updateTotal();
 
-    function autosave(keepalive) {
+    // Saves the draft in the background; resolves true when the draft is saved (or clean).
+    function saveDraft(keepalive) {
       if (!dirty || submitting) {
-        return;
+        return Promise.resolve(true);
       }
       dirty = false;
       const data = new FormData(form);
       data.append("save", "1");
-      fetch(form.action || window.location.href, {
+      return fetch(form.action || window.location.href, {
         method: "POST",
         body: data,
         keepalive: keepalive,
@@ -73,25 +80,44 @@
             if (response.ok) {
               revision.value = String(body.revision);
               status.textContent = "Draft saved automatically.";
-            } else {
-              dirty = true;
-              status.textContent = body.error || "The draft could not be saved automatically.";
+              return true;
             }
+            dirty = true;
+            status.textContent = body.error || "The draft could not be saved automatically.";
+            return false;
           });
         })
         .catch(function () {
           dirty = true;
           status.textContent = "The draft could not be saved automatically.";
+          return false;
         });
     }
 
+    // Forms beside the editor (attach a file, calibrate) act on the saved draft: save the
+    // edits first, so that what they see is what is on screen and nothing is lost.
+    document.querySelectorAll("form[data-save-draft-first]").forEach(function (other) {
+      other.addEventListener("submit", function (event) {
+        if (!dirty) {
+          return;
+        }
+        event.preventDefault();
+        saveDraft(false).then(function (saved) {
+          if (saved) {
+            submitting = true;
+            other.submit();
+          }
+        });
+      });
+    });
+
     document.addEventListener("visibilitychange", function () {
       if (document.visibilityState === "hidden") {
-        autosave(true);
+        saveDraft(true);
       }
     });
     window.addEventListener("pagehide", function () {
-      autosave(true);
+      saveDraft(true);
     });
   }
 
