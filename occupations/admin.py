@@ -44,7 +44,8 @@ class TaskAdmin(admin.ModelAdmin):
     list_filter = ["status", "visibility", "occupation__job_category"]
     search_fields = ["slug", "title", "occupation__code", "occupation__title"]
     autocomplete_fields = ["occupation"]
-    readonly_fields = ["canary"]
+    # The workflow moves these, recording who and when; editing them here would skip review.
+    readonly_fields = ["canary", "status", "published_version"]
     inlines = [TaskVersionInline]
 
 

@@ -6,8 +6,7 @@ from django import forms
 from django.db.models import Q
 
 from occupations.models import Occupation, RubricCriterion, Task, TaskVersion
-
-STANDARD_TAGS = [value for value, _ in RubricCriterion.Tag.choices]
+from occupations.workflow import VERSION_FIELDS
 
 
 class OccupationChoiceField(forms.ModelChoiceField):
@@ -44,6 +43,7 @@ class VersionForm(forms.Form):
     """The content of a draft version, with the task's title and visibility."""
 
     revision = forms.IntegerField(widget=forms.HiddenInput)
+    version_number = forms.IntegerField(widget=forms.HiddenInput)
     title = forms.CharField(max_length=255)
     visibility = forms.ChoiceField(choices=Task.Visibility.choices, widget=forms.RadioSelect)
     instructions = forms.CharField(
@@ -89,39 +89,24 @@ class VersionForm(forms.Form):
     def initial_for(cls, version: TaskVersion) -> dict:
         return {
             "revision": version.revision,
+            "version_number": version.number,
             "title": version.task.title,
             "visibility": version.task.visibility,
-            **{
-                name: getattr(version, name)
-                for name in (
-                    "instructions",
-                    "context",
-                    "deliverable",
-                    "estimated_minutes",
-                    "minutes_estimate_method",
-                    "reference_solution",
-                    "pass_threshold",
-                )
-            },
+            **{name: getattr(version, name) for name in VERSION_FIELDS},
         }
 
 
 class CriterionForm(forms.Form):
-    text = forms.CharField(
-        label="Criterion",
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One checkable fact or behaviour.",
-    )
-    points = forms.IntegerField(
-        min_value=-10, max_value=10, help_text="-10 to +10; negative for undesirable behaviour."
-    )
+    """One rubric row. Its guidance (points range, tags, critical) stands beside the rubric."""
+
+    text = forms.CharField(label="Criterion", widget=forms.Textarea(attrs={"rows": 2}))
+    points = forms.IntegerField(min_value=-10, max_value=10)
     tag = forms.CharField(
         max_length=40,
         required=False,
         widget=forms.TextInput(attrs={"list": "criterion-tags", "size": 18}),
-        help_text="Axis: " + ", ".join(STANDARD_TAGS) + ", or your own. Blank means accuracy.",
     )
-    critical = forms.BooleanField(required=False, help_text="Failing it fails the attempt.")
+    critical = forms.BooleanField(required=False)
 
     def clean_points(self) -> int:
         points = self.cleaned_data["points"]
@@ -190,11 +175,15 @@ class SuiteForm(forms.Form):
         label="Published task versions",
     )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, suite=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["task_versions"]
+        # The suite's own versions stay choosable once newer versions are published, so
+        # that saving the suite does not silently drop them.
+        held = suite.task_versions.values("pk") if suite is not None else []
+        published = Task.objects.published().values("published_version")
         field.queryset = (
-            TaskVersion.objects.filter(pk__in=Task.objects.published().values("published_version"))
+            TaskVersion.objects.filter(Q(pk__in=published) | Q(pk__in=held))
             .select_related("task__occupation")
             .order_by("task__occupation__code", "task__slug")
         )

@@ -124,19 +124,23 @@ def _parse(lines: Iterable[str], problems: list[SeedProblem]) -> list[TaskRecord
 
 
 def _refuse_existing(checked: list[tuple[TaskRecord, dict]], problems: list[SeedProblem]) -> None:
-    """An import only creates tasks: a slug or canary already in the database is an error."""
+    """An import only creates tasks: a slug or canary already in the database is an error.
+
+    The messages never name or describe the other task: the importer may not be allowed to
+    see it (a held-out task of another panel).
+    """
     specs = [spec for _, spec in checked]
     taken = Task.objects.filter(slug__in=[spec["slug"] for spec in specs])
     slugs = set(taken.values_list("slug", flat=True))
     marked = Task.objects.filter(canary__in=[spec["canary"] for spec in specs if spec["canary"]])
-    canaries = dict(marked.values_list("canary", "slug"))
+    canaries = set(marked.values_list("canary", flat=True))
     for record, spec in checked:
         label = f"task {spec['slug']}"
         if spec["slug"] in slugs:
-            message = f"slug {spec['slug']!r} exists already"
+            message = f"slug {spec['slug']!r} is not available: choose another"
             problems.append(SeedProblem(record.source, label, "slug", message, "$.slug"))
         if spec["canary"] in canaries:
-            message = f"canary {spec['canary']} is used by task {canaries[spec['canary']]} already"
+            message = "canary is not available: leave it out and a new one is drawn"
             problems.append(SeedProblem(record.source, label, "canary", message, "$.canary"))
 
 

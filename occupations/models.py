@@ -448,6 +448,20 @@ class Attachment(models.Model):
     def __str__(self) -> str:
         return self.original_name
 
+    def save(self, *args, **kwargs) -> None:
+        self._refuse_if_locked()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_locked()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_locked(self) -> None:
+        # Attachments are part of a version's content: frozen with it. Copies for a new
+        # draft are saved on the new, unlocked version.
+        if TaskVersion.objects.filter(pk=self.task_version_id, submitted_at__isnull=False).exists():
+            raise LockedVersionError(f"{self.original_name}: the version was submitted.")
+
 
 class TaskEvent(models.Model):
     """Who did what to a task, and when: the record of its review workflow."""

@@ -76,3 +76,35 @@ def can_review(user: User, task: Task) -> bool:
     if not user.is_authenticated or task.owners.filter(pk=user.pk).exists():
         return False
     return user.is_superuser or in_panel(user, task, Panel.Role.REVIEWER)
+
+
+def authorable_occupations(user: User) -> QuerySet[Occupation]:
+    """Detailed occupations the user may write tasks for."""
+    occupations = (
+        Occupation.objects.all()
+        if user.is_authenticated and user.is_superuser
+        else panel_occupations(user, Panel.Role.AUTHOR)
+    )
+    return occupations.filter(level=Occupation.Level.DETAILED)
+
+
+def can_decide(user: User, task: Task) -> bool:
+    """Publish or retire: the task's panel reviewers who do not own it, and admins."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    return in_panel(user, task, Panel.Role.REVIEWER) and not task.owners.filter(pk=user.pk).exists()
+
+
+def can_comment(user: User, task: Task) -> bool:
+    """Comments belong to the review: the task's panel, operators and admins."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser or is_operator(user):
+        return True
+    return panel_occupations(user).filter(pk=task.occupation_id).exists()
+
+
+def can_manage_suites(user: User) -> bool:
+    return user.is_authenticated and user.has_perm("occupations.add_suite")

@@ -11,7 +11,6 @@ urlpatterns = [
     path("tasks/export.jsonl", views.export_tasks, name="export"),
     path("tasks/<slug:slug>/", views.task_detail, name="task"),
     path("tasks/<slug:slug>/edit/", views.edit_task, name="edit"),
-    path("tasks/<slug:slug>/submit/", views.submit_task, name="submit"),
     path("tasks/<slug:slug>/new-version/", views.new_version, name="new_version"),
     path("tasks/<slug:slug>/review/", views.review_task, name="review"),
     path("tasks/<slug:slug>/publish/", views.publish_task, name="publish"),

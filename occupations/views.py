@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,6 +43,8 @@ from occupations.models import (
 )
 from occupations.quality import check_version
 
+MAX_IMPORT_BYTES = 20 * 2**20
+
 
 def _task_for(request, slug: str) -> Task:
     task = get_object_or_404(Task.objects.select_related("occupation"), slug=slug)
@@ -54,6 +56,14 @@ def _task_for(request, slug: str) -> Task:
 def _require(allowed: bool) -> None:
     if not allowed:
         raise PermissionDenied
+
+
+def _number(value) -> int:
+    """A version number from the request; anything else is a page that does not exist."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such version") from None
 
 
 # --- dashboards ---------------------------------------------------------------------
@@ -74,8 +84,7 @@ def my_tasks(request):
             "by_status": [(label, by_status.get(value, 0)) for value, label in Task.Status.choices],
             "queue": queue,
             "panels": Panel.objects.filter(members=user).distinct(),
-            "can_author": permissions.panel_occupations(user, Panel.Role.AUTHOR).exists()
-            or user.is_superuser,
+            "can_author": permissions.authorable_occupations(user).exists(),
         },
     )
 
@@ -85,7 +94,20 @@ def _review_queue(user):
     return (
         Task.objects.filter(status=Task.Status.IN_REVIEW, occupation__in=reviewable)
         .exclude(owners=user)
-        .exclude(versions__reviews__reviewer=user, versions__submitted_at__isnull=False)
+        # Reviews of earlier versions do not count: the version in review is the latest.
+        .exclude(
+            Exists(
+                Review.objects.filter(
+                    reviewer=user,
+                    version__task=OuterRef("pk"),
+                    version__number=Subquery(
+                        TaskVersion.objects.filter(task=OuterRef(OuterRef("pk")))
+                        .order_by("-number")
+                        .values("number")[:1]
+                    ),
+                )
+            )
+        )
         .select_related("occupation")
         .distinct()
         .order_by("updated_at")
@@ -143,11 +165,7 @@ def panel_detail(request, slug: str):
 
 @login_required
 def new_task(request):
-    occupations = (
-        Occupation.objects.all()
-        if request.user.is_superuser
-        else permissions.panel_occupations(request.user, Panel.Role.AUTHOR)
-    ).filter(level=Occupation.Level.DETAILED)
+    occupations = permissions.authorable_occupations(request.user)
     _require(occupations.exists())
     search = request.GET.get("q", "").strip()
     form = NewTaskForm(request.POST or None, occupations=occupations, search=search)
@@ -190,18 +208,17 @@ def task_detail(request, slug: str):
             "events": task.events.select_related("actor", "version").order_by("-created_at")[:50],
             "can_author": permissions.can_author(user, task),
             "can_review": can_review,
-            "can_publish": task.status == Task.Status.APPROVED and _can_decide(user, task),
-            "can_retire": task.status == Task.Status.PUBLISHED and _can_decide(user, task),
+            "can_publish": task.status == Task.Status.APPROVED
+            and permissions.can_decide(user, task),
+            "can_retire": task.published_version_id is not None
+            and task.status != Task.Status.RETIRED
+            and permissions.can_decide(user, task),
+            "can_comment": permissions.can_comment(user, task),
             "review_form": ReviewForm(),
             "comment_form": CommentForm(version=version),
             "problems": check_version(version) if not version.is_locked else [],
         },
     )
-
-
-def _can_decide(user, task: Task) -> bool:
-    """Publish or retire: the task's panel reviewers and admins."""
-    return user.is_superuser or permissions.in_panel(user, task, Panel.Role.REVIEWER)
 
 
 def _draft_for_editing(request, task: Task) -> TaskVersion:
@@ -217,20 +234,21 @@ def edit_task(request, slug: str):
     task = _task_for(request, slug)
     _require(permissions.can_author(request.user, task))
     version = task.latest_version()
-    if version.is_locked:
+    if request.method != "POST" and version.is_locked:
         messages.info(request, "That version is frozen. Start a new version to change the task.")
         return redirect("occupations:task", slug=task.slug)
-    conflict = None
+    refused = None
     if request.method == "POST":
         form = VersionForm(request.POST)
         rubric = CriterionFormSet(request.POST, prefix="criteria")
         if form.is_valid() and rubric.is_valid():
             try:
                 version = _save(request, version, form, rubric)
-            except workflow.ConcurrentEditError as error:
-                conflict = str(error)
+            except workflow.WorkflowError as error:
+                # Concurrent edits, a version frozen meanwhile: the text stays on screen.
+                refused = str(error)
                 if _wants_json(request):
-                    return JsonResponse({"error": conflict}, status=409)
+                    return JsonResponse({"error": refused}, status=409)
             else:
                 if _wants_json(request):
                     return JsonResponse({"revision": version.revision, "saved": True})
@@ -240,7 +258,7 @@ def edit_task(request, slug: str):
                 return redirect("occupations:edit", slug=task.slug)
         elif _wants_json(request):
             return JsonResponse(
-                {"error": "The draft has errors; save it from the page."}, status=400
+                {"error": "The draft has errors; save it from the page to see them."}, status=400
             )
     else:
         form = VersionForm(initial=VersionForm.initial_for(version))
@@ -253,8 +271,9 @@ def edit_task(request, slug: str):
             "version": version,
             "form": form,
             "rubric": rubric,
-            "conflict": conflict,
-            "problems": check_version(version),
+            "conflict": refused,
+            "problems": [] if version.is_locked else check_version(version),
+            "title_locked": workflow.is_submitted_before(task) and not request.user.is_superuser,
             "attachments": version.attachments.all(),
             "attachment_form": AttachmentForm(),
             "tags": [value for value, _ in RubricCriterion.Tag.choices],
@@ -299,6 +318,7 @@ def _save(request, version: TaskVersion, form: VersionForm, rubric) -> TaskVersi
         version,
         user=request.user,
         expected_revision=data["revision"],
+        expected_version=data["version_number"],
         title=data["title"],
         visibility=data["visibility"],
         fields={name: data[name] for name in workflow.VERSION_FIELDS},
@@ -308,20 +328,19 @@ def _save(request, version: TaskVersion, form: VersionForm, rubric) -> TaskVersi
 
 def _submit(request, version: TaskVersion):
     try:
-        workflow.submit(version, user=request.user)
+        workflow.submit(version, user=request.user, expected_revision=version.revision)
     except workflow.NotReadyError as error:
-        for problem in error.problems:
-            messages.error(request, problem.message)
+        messages.error(
+            request,
+            f"The draft is saved, but {len(error.problems)} problem(s) block submission: "
+            "they are listed below.",
+        )
+        return redirect(reverse("occupations:edit", args=[version.task.slug]) + "#problems")
+    except workflow.WorkflowError as error:
+        messages.error(request, str(error))
         return redirect("occupations:edit", slug=version.task.slug)
     messages.success(request, "Submitted for review. The version is now frozen.")
     return redirect("occupations:task", slug=version.task.slug)
-
-
-@login_required
-@require_POST
-def submit_task(request, slug: str):
-    task = _task_for(request, slug)
-    return _submit(request, _draft_for_editing(request, task))
 
 
 @login_required
@@ -366,7 +385,7 @@ def review_task(request, slug: str):
 @require_POST
 def publish_task(request, slug: str):
     task = _task_for(request, slug)
-    _require(_can_decide(request.user, task))
+    _require(permissions.can_decide(request.user, task))
     try:
         version = workflow.publish(task, user=request.user)
     except workflow.WorkflowError as error:
@@ -380,7 +399,7 @@ def publish_task(request, slug: str):
 @require_POST
 def retire_task(request, slug: str):
     task = _task_for(request, slug)
-    _require(_can_decide(request.user, task))
+    _require(permissions.can_decide(request.user, task))
     try:
         workflow.retire(task, user=request.user, note=request.POST.get("note", ""))
     except workflow.WorkflowError as error:
@@ -394,7 +413,8 @@ def retire_task(request, slug: str):
 @require_POST
 def comment_task(request, slug: str):
     task = _task_for(request, slug)
-    version = get_object_or_404(task.versions, number=request.POST.get("version"))
+    _require(permissions.can_comment(request.user, task))
+    version = get_object_or_404(task.versions, number=_number(request.POST.get("version")))
     form = CommentForm(request.POST, version=version)
     if form.is_valid():
         workflow.comment(
@@ -415,8 +435,8 @@ def diff_versions(request, slug: str):
     numbers = sorted(task.versions.values_list("number", flat=True))
     if len(numbers) < 2:
         raise Http404("Only one version")
-    a = int(request.GET.get("a", numbers[-2]))
-    b = int(request.GET.get("b", numbers[-1]))
+    a = _number(request.GET.get("a", numbers[-2]))
+    b = _number(request.GET.get("b", numbers[-1]))
     old = get_object_or_404(task.versions, number=a)
     new = get_object_or_404(task.versions, number=b)
     sections = []
@@ -449,16 +469,20 @@ def _diff_text(version: TaskVersion, name: str) -> str:
 @login_required
 def import_tasks(request):
     """Authors upload tasks as JSON Lines; they arrive as drafts in the author's panels."""
-    allowed = (
-        Occupation.objects.all()
-        if request.user.is_superuser
-        else permissions.panel_occupations(request.user, Panel.Role.AUTHOR)
-    )
+    allowed = permissions.authorable_occupations(request.user)
     _require(allowed.exists())
     form = ImportForm(request.POST or None, request.FILES or None)
     report, problems = None, []
     if request.method == "POST" and form.is_valid():
-        lines = form.cleaned_data["file"].read().decode("utf-8", errors="replace").splitlines()
+        upload = form.cleaned_data["file"]
+        if upload.size > MAX_IMPORT_BYTES:
+            form.add_error("file", f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
+            return render(request, "occupations/import.html", {"form": form})
+        try:
+            lines = upload.read().decode("utf-8").splitlines()
+        except UnicodeDecodeError as error:
+            form.add_error("file", f"The file is not UTF-8 text (byte {error.start}).")
+            return render(request, "occupations/import.html", {"form": form})
         dry_run = form.cleaned_data["dry_run"]
         try:
             # Imported for real inside a transaction, so that a dry run checks exactly what a
@@ -534,7 +558,8 @@ def upload_attachment(request, slug: str):
 def delete_attachment(request, pk: int):
     attachment = get_object_or_404(Attachment.objects.select_related("task_version__task"), pk=pk)
     task = _task_for(request, attachment.task_version.task.slug)
-    _draft_for_editing(request, task)
+    if _draft_for_editing(request, task) != attachment.task_version:
+        raise Http404("The attachment belongs to a frozen version")
     attachments.remove_attachment(attachment)
     messages.success(request, f"Removed {attachment.original_name}.")
     return redirect("occupations:edit", slug=task.slug)
@@ -559,14 +584,14 @@ def download_attachment(request, pk: int):
 
 @login_required
 def suite_list(request):
-    _require(request.user.is_superuser or permissions.is_operator(request.user))
+    _require(permissions.can_manage_suites(request.user))
     suites = Suite.objects.annotate(versions=Count("task_versions"), run_count=Count("runs"))
     return render(request, "occupations/suite_list.html", {"suites": suites})
 
 
 @login_required
 def suite_edit(request, slug: str | None = None):
-    _require(request.user.is_superuser or permissions.is_operator(request.user))
+    _require(permissions.can_manage_suites(request.user))
     suite = get_object_or_404(Suite, slug=slug) if slug else None
     if suite is not None and suite.is_frozen:
         return render(request, "occupations/suite_detail.html", {"suite": suite})
@@ -580,7 +605,7 @@ def suite_edit(request, slug: str | None = None):
         if suite
         else None
     )
-    form = SuiteForm(request.POST or None, initial=initial)
+    form = SuiteForm(request.POST or None, initial=initial, suite=suite)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         clash = Suite.objects.filter(slug=data["slug"]).exclude(pk=suite.pk if suite else None)

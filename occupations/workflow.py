@@ -9,6 +9,7 @@ version, copied from the latest one. Every transition is recorded as a TaskEvent
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -78,6 +79,46 @@ def _record(
     )
 
 
+def _write_criteria(version: TaskVersion, criteria) -> None:
+    """The rubric of a draft, in order (rows with text, points, tag and critical)."""
+    RubricCriterion.objects.bulk_create(
+        RubricCriterion(
+            task_version=version,
+            order=order,
+            text=c.text,
+            points=c.points,
+            tag=c.tag,
+            critical=c.critical,
+        )
+        for order, c in enumerate(criteria, 1)
+    )
+
+
+# Saves by one person within this window are one entry in the history, so autosaves do not
+# push reviews out of view.
+SAVE_EVENT_WINDOW = timedelta(minutes=30)
+
+
+def _record_save(task: Task, version: TaskVersion, user) -> None:
+    last = task.events.order_by("-created_at", "-pk").first()
+    recent = timezone.now() - SAVE_EVENT_WINDOW
+    if (
+        last is not None
+        and last.action == TaskEvent.Action.SAVED
+        and last.actor_id == user.pk
+        and last.version_id == version.pk
+        and last.created_at >= recent
+    ):
+        TaskEvent.objects.filter(pk=last.pk).update(created_at=timezone.now())
+        return
+    _record(task, version, user, TaskEvent.Action.SAVED)
+
+
+def is_submitted_before(task: Task) -> bool:
+    """Whether any version of the task was ever submitted for review."""
+    return task.versions.filter(submitted_at__isnull=False).exists()
+
+
 def _set_status(task: Task, status: str) -> str:
     before = task.status
     task.status = status
@@ -124,11 +165,24 @@ def save_draft(
     visibility: str,
     fields: dict,
     criteria: list[CriterionDraft],
+    expected_version: int | None = None,
 ) -> TaskVersion:
-    """Save the editor's content over a draft, refusing if someone saved it in between."""
-    version = TaskVersion.objects.select_for_update().get(pk=version.pk)
+    """Save the editor's content over a draft, refusing if someone saved it in between.
+
+    `expected_version` is the version number the editor was opened on: an editor left open
+    on an older version must not write over a newer draft whose revision happens to match.
+    Title and visibility may change only until the task is first submitted: after that,
+    they are part of what reviewers approved (an admin can still change them).
+    """
+    version = TaskVersion.objects.select_for_update().select_related("task").get(pk=version.pk)
     if version.is_locked:
         raise WorkflowError("This version was submitted and cannot change; start a new version.")
+    if expected_version is not None and expected_version != version.number:
+        raise ConcurrentEditError(
+            f"This editor was opened on version {expected_version}, but the draft is now "
+            f"version {version.number}. Your changes were not saved: copy them, reload, and "
+            "apply them again."
+        )
     if version.revision != expected_revision:
         raise ConcurrentEditError(
             f"Someone saved this draft since you opened it (revision {version.revision}, "
@@ -137,6 +191,11 @@ def save_draft(
         )
     task = version.task
     if (task.title, task.visibility) != (title, visibility):
+        if is_submitted_before(task) and not user.is_superuser:
+            raise WorkflowError(
+                "The title and visibility were reviewed with an earlier version; ask an "
+                "administrator to change them."
+            )
         task.title, task.visibility = title, visibility
         task.save(update_fields=["title", "visibility", "updated_at"])
     for name in VERSION_FIELDS:
@@ -145,19 +204,9 @@ def save_draft(
     version.updated_by = user
     version.save()
     version.criteria.all().delete()
-    RubricCriterion.objects.bulk_create(
-        RubricCriterion(
-            task_version=version,
-            order=order,
-            text=c.text,
-            points=c.points,
-            tag=c.tag,
-            critical=c.critical,
-        )
-        for order, c in enumerate(criteria, 1)
-    )
+    _write_criteria(version, criteria)
     task.owners.add(user)
-    _record(task, version, user, TaskEvent.Action.SAVED)
+    _record_save(task, version, user)
     return version
 
 
@@ -168,8 +217,14 @@ def start_new_version(task: Task, *, user) -> TaskVersion:
     latest = task.latest_version()
     if not latest.is_locked:
         return latest  # a draft is already open: edit that one
+    if task.status == Task.Status.RETIRED:
+        raise WorkflowError("The task is retired; write a new task instead.")
     if task.status == Task.Status.IN_REVIEW:
         raise WorkflowError("The task is in review; wait for the reviewers' decision.")
+    if task.status == Task.Status.APPROVED:
+        raise WorkflowError(
+            "The task is approved: publish it first, so the approvals are not thrown away."
+        )
     version = TaskVersion.objects.create(
         task=task,
         number=latest.number + 1,
@@ -177,29 +232,26 @@ def start_new_version(task: Task, *, user) -> TaskVersion:
         updated_by=user,
         **{name: getattr(latest, name) for name in VERSION_FIELDS},
     )
-    RubricCriterion.objects.bulk_create(
-        RubricCriterion(
-            task_version=version,
-            order=c.order,
-            text=c.text,
-            points=c.points,
-            tag=c.tag,
-            critical=c.critical,
-        )
-        for c in latest.criteria.all()
-    )
+    _write_criteria(version, latest.criteria.order_by("order"))
     attachments.copy_attachments(latest, version)
-    before = _set_status(task, Task.Status.DRAFT) if task.status != Task.Status.RETIRED else ""
+    before = _set_status(task, Task.Status.DRAFT)
     _record(task, version, user, TaskEvent.Action.NEW_VERSION, before=before)
     return version
 
 
 @transaction.atomic
-def submit(version: TaskVersion, *, user) -> None:
-    """Freeze the draft and send it to review, if it passes the quality checks."""
+def submit(version: TaskVersion, *, user, expected_revision: int | None = None) -> None:
+    """Freeze the draft and send it to review, if it passes the quality checks.
+
+    With `expected_revision`, a draft saved by someone else since is not frozen unseen.
+    """
     version = TaskVersion.objects.select_for_update().select_related("task").get(pk=version.pk)
     if version.is_locked:
         raise WorkflowError("This version was submitted already.")
+    if expected_revision is not None and version.revision != expected_revision:
+        raise ConcurrentEditError(
+            "Someone saved this draft just now; read their changes before submitting."
+        )
     problems = check_version(version)
     if problems:
         raise NotReadyError(problems)
@@ -259,9 +311,12 @@ def publish(task: Task, *, user) -> TaskVersion:
 
 @transaction.atomic
 def retire(task: Task, *, user, note: str = "") -> None:
+    """Take a published task out of use; suites that hold it keep their versions."""
     task = Task.objects.select_for_update().get(pk=task.pk)
     if task.status == Task.Status.RETIRED:
         raise WorkflowError("The task is retired already.")
+    if task.published_version_id is None:
+        raise WorkflowError("Only a published task can be retired.")
     before = _set_status(task, Task.Status.RETIRED)
     _record(task, task.latest_version(), user, TaskEvent.Action.RETIRED, before=before, note=note)
 

@@ -21,6 +21,7 @@ def world(seeded, settings, tmp_path):
 def editor_post(version: TaskVersion, criteria: list[tuple[str, int, str, bool]], **fields):
     data = {
         "revision": version.revision,
+        "version_number": version.number,
         "title": version.task.title,
         "visibility": version.task.visibility,
         "instructions": GOOD_INSTRUCTIONS,
@@ -336,3 +337,31 @@ def test_export_holds_only_what_the_user_may_read_and_no_held_out_unless_asked(c
     client.force_login(world.users["author_b"])
     other = client.get(reverse("occupations:export"), {"held_out": "1"}).content.decode()
     assert "Public one" not in other and "Secret one" not in other
+
+
+def test_a_save_that_arrives_after_the_version_was_frozen_keeps_the_text_on_screen(client, world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    client.force_login(author)
+    late = editor_post(version, SIX_CRITERIA, deliverable="Typed while someone submitted")
+    workflow.submit(version, user=author)
+    page = client.post(reverse("occupations:edit", args=[version.task.slug]), late)
+    assert page.status_code == 200
+    assert "Your changes were not saved" in page.content.decode()
+    assert page.context["form"]["deliverable"].value() == "Typed while someone submitted"
+
+
+def test_bad_version_numbers_in_requests_are_not_found(client, world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    workflow.submit(version, user=author)
+    workflow.review(
+        version, reviewer=world.users["reviewer_a"], decision="request_changes", note="More."
+    )
+    workflow.start_new_version(version.task, user=author)
+    client.force_login(world.users["reviewer_a"])
+    slug = version.task.slug
+    assert client.get(reverse("occupations:diff", args=[slug])).status_code == 200
+    assert client.get(reverse("occupations:diff", args=[slug]), {"a": "x"}).status_code == 404
+    response = client.post(reverse("occupations:comment", args=[slug]), {"version": "x"})
+    assert response.status_code == 404

@@ -214,3 +214,122 @@ def test_panels_scope_what_each_expert_sees(world):
     assert permissions.can_author(users["author_a"], public)
     assert not permissions.can_author(users["reviewer_a"], public)
     assert not permissions.can_author(users["operator"], public)
+
+
+def published_task(world, **draft):
+    author = world.users["author_a"]
+    reviewers = [world.users["reviewer_a"], world.users["reviewer_a2"]]
+    task = publish_through_review(
+        write_draft(author, world.occupation_a, **draft), author, reviewers
+    )
+    workflow.publish(task, user=reviewers[0])
+    task.refresh_from_db()
+    return task
+
+
+def test_only_a_published_task_can_be_retired_and_a_retired_one_stays_retired(world):
+    author = world.users["author_a"]
+    draft = write_draft(author, world.occupation_a, title="Not yet")
+    with pytest.raises(workflow.WorkflowError, match="Only a published task"):
+        workflow.retire(draft.task, user=world.users["reviewer_a"])
+    task = published_task(world)
+    workflow.retire(task, user=world.users["reviewer_a"])
+    assert not Task.objects.published().filter(pk=task.pk).exists()
+    with pytest.raises(workflow.WorkflowError, match="retired"):
+        workflow.start_new_version(task, user=author)
+
+
+def test_a_published_task_stays_retirable_while_a_new_draft_is_open(world):
+    task = published_task(world)
+    workflow.start_new_version(task, user=world.users["author_a"])
+    workflow.retire(task, user=world.users["reviewer_a"])
+    task.refresh_from_db()
+    assert task.status == Task.Status.RETIRED
+
+
+def test_visibility_and_title_cannot_change_after_review_except_by_an_admin(world):
+    task = published_task(world, title="Secret", visibility="held_out")
+    author = world.users["author_a"]
+    draft = workflow.start_new_version(task, user=author)
+    fields = {n: getattr(draft, n) for n in workflow.VERSION_FIELDS}
+    with pytest.raises(workflow.WorkflowError, match="administrator"):
+        workflow.save_draft(
+            draft,
+            user=author,
+            expected_revision=draft.revision,
+            title="Secret",
+            visibility="public",
+            fields=fields,
+            criteria=good_criteria(),
+        )
+    task.refresh_from_db()
+    assert task.visibility == Task.Visibility.HELD_OUT
+    assert not permissions.can_view(world.users["analyst"], task)
+    workflow.save_draft(
+        draft,
+        user=world.users["admin"],
+        expected_revision=draft.revision,
+        title="Renamed",
+        visibility="held_out",
+        fields=fields,
+        criteria=good_criteria(),
+    )
+    task.refresh_from_db()
+    assert task.title == "Renamed"
+
+
+def test_approvals_of_an_earlier_version_do_not_count_and_its_reviewers_see_the_next(world):
+    from occupations.views import _review_queue
+
+    author, first = world.users["author_a"], world.users["reviewer_a"]
+    version = write_draft(author, world.occupation_a)
+    workflow.submit(version, user=author)
+    workflow.review(version, reviewer=first, decision="approve")
+    workflow.review(
+        version,
+        reviewer=world.users["reviewer_a2"],
+        decision="request_changes",
+        note="Add sources.",
+    )
+    draft = workflow.start_new_version(version.task, user=author)
+    workflow.submit(draft, user=author)
+    assert workflow.approvals(draft) == 0
+    assert list(_review_queue(first)) == [version.task]
+    workflow.review(draft, reviewer=first, decision="approve")
+    assert not _review_queue(first).exists()
+    draft.task.refresh_from_db()
+    assert draft.task.status == Task.Status.IN_REVIEW, "one approval of this version so far"
+
+
+def test_an_editor_opened_on_an_older_version_cannot_overwrite_the_new_draft(world):
+    task = published_task(world)
+    author = world.users["author_a"]
+    draft = workflow.start_new_version(task, user=author)
+    # A tab left open on version 1 when it was new had revision 0, as the new draft has now.
+    assert draft.revision == 0
+    with pytest.raises(workflow.ConcurrentEditError, match="opened on version 1"):
+        workflow.save_draft(
+            draft,
+            user=author,
+            expected_revision=0,
+            expected_version=1,
+            title=task.title,
+            visibility=task.visibility,
+            fields={n: getattr(draft, n) for n in workflow.VERSION_FIELDS},
+            criteria=[workflow.CriterionDraft("Something else entirely", 2)],
+        )
+    assert draft.criteria.count() == len(good_criteria())
+
+
+def test_reviewers_who_own_a_task_cannot_publish_or_retire_it(world):
+    author_reviewer = world.users["reviewer_a"]
+    from occupations.models import Panel, PanelMembership
+
+    PanelMembership.objects.create(
+        panel=world.panel_a, user=author_reviewer, role=Panel.Role.AUTHOR
+    )
+    version = write_draft(author_reviewer, world.occupation_a)
+    assert not permissions.can_decide(author_reviewer, version.task)
+    assert permissions.can_decide(world.users["reviewer_a2"], version.task)
+    assert not permissions.can_comment(world.users["analyst"], version.task)
+    assert permissions.can_comment(world.users["operator"], version.task)

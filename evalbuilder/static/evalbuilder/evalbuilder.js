@@ -80,19 +80,39 @@
             if (response.ok) {
               revision.value = String(body.revision);
               status.textContent = "Draft saved automatically.";
+              status.classList.remove("error");
+              status.removeAttribute("role");
               return true;
             }
             dirty = true;
-            status.textContent = body.error || "The draft could not be saved automatically.";
+            warn(body.error || "The draft could not be saved automatically.");
             return false;
           });
         })
         .catch(function () {
           dirty = true;
-          status.textContent = "The draft could not be saved automatically.";
+          warn("The draft could not be saved automatically: save it before you leave.");
           return false;
         });
     }
+
+    function warn(message) {
+      status.textContent = message;
+      status.classList.add("error");
+      status.setAttribute("role", "alert");
+    }
+
+    // A save every minute while there are changes, and a prompt before leaving with any:
+    // the save on leaving is best effort (browsers cap what a closing page may send).
+    window.setInterval(function () {
+      saveDraft(false);
+    }, 60000);
+    window.addEventListener("beforeunload", function (event) {
+      if (dirty && !submitting) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
 
     // Forms beside the editor (attach a file, calibrate) act on the saved draft: save the
     // edits first, so that what they see is what is on screen and nothing is lost.
