@@ -178,7 +178,7 @@ EVALBUILDER_RETRY_MAX_DELAY = env.float("EVALBUILDER_RETRY_MAX_DELAY", default=6
 
 # Authoring: independent approvals a task needs, the shortest instructions accepted, the
 # largest attachment, and what calibration demands of the reference and of an empty answer.
-EVALBUILDER_REQUIRED_APPROVALS = env.int("EVALBUILDER_REQUIRED_APPROVALS", default=2)
+EVALBUILDER_REQUIRED_APPROVALS = max(1, env.int("EVALBUILDER_REQUIRED_APPROVALS", default=2))
 EVALBUILDER_MIN_INSTRUCTIONS_CHARS = env.int("EVALBUILDER_MIN_INSTRUCTIONS_CHARS", default=200)
 EVALBUILDER_MAX_ATTACHMENT_BYTES = env.int(
     "EVALBUILDER_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024

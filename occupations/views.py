@@ -274,6 +274,7 @@ def edit_task(request, slug: str):
             "conflict": refused,
             "problems": [] if version.is_locked else check_version(version),
             "title_locked": workflow.is_submitted_before(task) and not request.user.is_superuser,
+            "feedback": _feedback_on_previous(version),
             "attachments": version.attachments.all(),
             "attachment_form": AttachmentForm(),
             "tags": [value for value, _ in RubricCriterion.Tag.choices],
@@ -281,6 +282,18 @@ def edit_task(request, slug: str):
             "positive_total": _positive_total(rubric),
         },
     )
+
+
+def _feedback_on_previous(version: TaskVersion) -> dict:
+    """What reviewers said about the version before this draft, shown beside the editor."""
+    previous = version.task.versions.filter(number__lt=version.number).order_by("-number").first()
+    if previous is None:
+        return {}
+    return {
+        "version": previous,
+        "reviews": previous.reviews.exclude(note="").select_related("reviewer"),
+        "comments": previous.comments.select_related("author", "criterion"),
+    }
 
 
 def _positive_total(rubric) -> int:

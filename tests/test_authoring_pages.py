@@ -196,6 +196,11 @@ def test_comments_anchor_to_a_criterion_and_versions_can_be_compared(client, wor
         },
         criteria=[workflow.CriterionDraft("Names the source of every entry", 3)],
     )
+    client.force_login(author)
+    editor = client.get(reverse("occupations:edit", args=[version.task.slug])).content.decode()
+    assert "What reviewers said about version 1" in editor
+    assert "Which documents?" in editor and "Sources." in editor
+    client.force_login(reviewer)
     page = client.get(reverse("occupations:diff", args=[version.task.slug]))
     sections = dict(page.context["sections"])
     assert "-A table: date, event, source document." in sections["deliverable"]

@@ -333,3 +333,21 @@ def test_reviewers_who_own_a_task_cannot_publish_or_retire_it(world):
     assert permissions.can_decide(world.users["reviewer_a2"], version.task)
     assert not permissions.can_comment(world.users["analyst"], version.task)
     assert permissions.can_comment(world.users["operator"], version.task)
+
+
+def test_criteria_that_differ_only_in_a_figure_are_not_duplicates(world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    version = workflow.save_draft(
+        version,
+        user=author,
+        expected_revision=version.revision,
+        title="Chronology",
+        visibility="public",
+        fields={n: getattr(version, n) for n in workflow.VERSION_FIELDS},
+        criteria=[
+            workflow.CriterionDraft("Cites clause 4.1 of the lease", 2),
+            workflow.CriterionDraft("Cites clause 4.2 of the lease", 2),
+        ],
+    )
+    assert check_version(version) == []
