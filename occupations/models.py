@@ -278,7 +278,28 @@ class TaskVersion(models.Model):
             TaskVersion.objects.filter(pk=self.pk).update(submitted_at=self.submitted_at)
 
 
-class RubricCriterion(models.Model):
+class PartOfVersion(models.Model):
+    """A row of a task version's content (a criterion, an attachment): frozen with it."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        self._refuse_if_locked()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_locked()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_locked(self) -> None:
+        if TaskVersion.objects.filter(pk=self.task_version_id, submitted_at__isnull=False).exists():
+            raise LockedVersionError(
+                f"{self}: part of a submitted version, which cannot change; edit a new version."
+            )
+
+
+class RubricCriterion(PartOfVersion):
     """One checkable statement about a good (or, with negative points, a bad) answer."""
 
     class Tag(models.TextChoices):
@@ -319,17 +340,6 @@ class RubricCriterion(models.Model):
     def __str__(self) -> str:
         return f"[{self.points:+d}] {self.text[:80]}"
 
-    def save(self, *args, **kwargs) -> None:
-        self._refuse_if_locked()
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        self._refuse_if_locked()
-        return super().delete(*args, **kwargs)
-
-    def _refuse_if_locked(self) -> None:
-        if TaskVersion.objects.filter(pk=self.task_version_id, submitted_at__isnull=False).exists():
-            raise LockedVersionError("The rubric of a submitted version cannot change.")
 
 
 class Suite(models.Model):
@@ -421,7 +431,7 @@ class PanelMembership(models.Model):
         return f"{self.user} ({self.role}) in {self.panel}"
 
 
-class Attachment(models.Model):
+class Attachment(PartOfVersion):
     """Input material given with a task version; its text is extracted for text-only models."""
 
     task_version = models.ForeignKey(
@@ -447,20 +457,6 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
-
-    def save(self, *args, **kwargs) -> None:
-        self._refuse_if_locked()
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        self._refuse_if_locked()
-        return super().delete(*args, **kwargs)
-
-    def _refuse_if_locked(self) -> None:
-        # Attachments are part of a version's content: frozen with it. Copies for a new
-        # draft are saved on the new, unlocked version.
-        if TaskVersion.objects.filter(pk=self.task_version_id, submitted_at__isnull=False).exists():
-            raise LockedVersionError(f"{self.original_name}: the version was submitted.")
 
 
 class TaskEvent(models.Model):
