@@ -15,7 +15,6 @@ import zipfile
 import zlib
 from enum import StrEnum
 from pathlib import PurePath
-from typing import Any
 from xml.etree import ElementTree
 
 from django.conf import settings
@@ -28,8 +27,6 @@ from django.utils.text import get_valid_filename
 
 from occupations.models import Attachment, LockedVersionError, TaskVersion
 
-DEFAULT_MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-DEFAULT_MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 MAX_ARCHIVE_MEMBERS = 1000  # a Word or Excel file has a few dozen parts; thousands is a bomb
 MAX_EXTRACTED_CHARS = 200_000
 MAX_STORED_STEM = 60  # the upload_to folder and the storage's clash suffix share 100 characters
@@ -65,21 +62,12 @@ class AttachmentError(ValueError):
 
 def max_attachment_bytes() -> int:
     """The largest upload accepted, read at call time so that a changed setting takes effect."""
-    return getattr(settings, "EVALBUILDER_MAX_ATTACHMENT_BYTES", DEFAULT_MAX_ATTACHMENT_BYTES)
+    return settings.EVALBUILDER_MAX_ATTACHMENT_BYTES
 
 
 def max_unpacked_bytes() -> int:
     """The most a Word or Excel file may unpack to, in bytes."""
-    return getattr(
-        settings, "EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES", DEFAULT_MAX_UNPACKED_BYTES
-    )
-
-
-def __getattr__(name: str) -> Any:
-    # MAX_ATTACHMENT_BYTES follows the setting, also when tests or operators change it later.
-    if name == "MAX_ATTACHMENT_BYTES":
-        return max_attachment_bytes()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return settings.EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES
 
 
 # --- services -----------------------------------------------------------------------------

@@ -222,7 +222,7 @@ def test_long_extracted_text_is_truncated_with_a_note(draft, expert):
 def test_the_size_limit_follows_the_setting(settings):
     settings.EVALBUILDER_MAX_ATTACHMENT_BYTES = 1234
 
-    assert attachments.MAX_ATTACHMENT_BYTES == 1234
+    assert attachments.max_attachment_bytes() == 1234
 
 
 # --- refused files ------------------------------------------------------------------------
