@@ -341,7 +341,6 @@ class RubricCriterion(PartOfVersion):
         return f"[{self.points:+d}] {self.text[:80]}"
 
 
-
 class Suite(models.Model):
     """A named set of task versions, frozen once a run uses it so results stay comparable."""
 
