@@ -178,9 +178,13 @@ def new_task(request):
 
 @login_required
 def task_detail(request, slug: str):
-    task = _task_for(request, slug)
+    return _task_page(request, _task_for(request, slug))
+
+
+def _task_page(request, task: Task, *, review_form=None, comment_form=None, number=None):
+    """The task page; forms that failed come back bound, so nothing typed is lost."""
     versions = list(task.versions.order_by("-number"))
-    number = request.GET.get("version")
+    number = str(number or request.GET.get("version"))
     version = next((v for v in versions if str(v.number) == number), versions[0])
     user = request.user
     can_review = (
@@ -214,8 +218,8 @@ def task_detail(request, slug: str):
             and task.status != Task.Status.RETIRED
             and permissions.can_decide(user, task),
             "can_comment": permissions.can_comment(user, task),
-            "review_form": ReviewForm(),
-            "comment_form": CommentForm(version=version),
+            "review_form": review_form or ReviewForm(),
+            "comment_form": comment_form or CommentForm(version=version),
             "problems": check_version(version) if not version.is_locked else [],
         },
     )
@@ -385,13 +389,12 @@ def review_task(request, slug: str):
                 note=form.cleaned_data["note"],
             )
         except workflow.WorkflowError as error:
-            messages.error(request, str(error))
+            form.add_error(None, str(error))
         else:
             decision = dict(Review.Decision.choices)[form.cleaned_data["decision"]]
             messages.success(request, f"Review recorded: {decision.lower()}.")
-    else:
-        messages.error(request, "Choose approve or request changes.")
-    return redirect("occupations:task", slug=task.slug)
+            return redirect("occupations:task", slug=task.slug)
+    return _task_page(request, task, review_form=form)
 
 
 @login_required
@@ -429,16 +432,15 @@ def comment_task(request, slug: str):
     _require(permissions.can_comment(request.user, task))
     version = get_object_or_404(task.versions, number=_number(request.POST.get("version")))
     form = CommentForm(request.POST, version=version)
-    if form.is_valid():
-        workflow.comment(
-            version,
-            user=request.user,
-            body=form.cleaned_data["body"],
-            criterion=form.cleaned_data["criterion"],
-        )
-        messages.success(request, "Comment added.")
-    else:
-        messages.error(request, "Write a comment first.")
+    if not form.is_valid():
+        return _task_page(request, task, comment_form=form, number=version.number)
+    workflow.comment(
+        version,
+        user=request.user,
+        body=form.cleaned_data["body"],
+        criterion=form.cleaned_data["criterion"],
+    )
+    messages.success(request, "Comment added.")
     return redirect(f"{reverse('occupations:task', args=[task.slug])}?version={version.number}")
 
 

@@ -370,3 +370,24 @@ def test_bad_version_numbers_in_requests_are_not_found(client, world):
     assert client.get(reverse("occupations:diff", args=[slug]), {"a": "x"}).status_code == 404
     response = client.post(reverse("occupations:comment", args=[slug]), {"version": "x"})
     assert response.status_code == 404
+
+
+def test_a_review_or_comment_that_fails_comes_back_with_what_was_typed(client, world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    workflow.submit(version, user=author)
+    client.force_login(world.users["reviewer_a"])
+    slug = version.task.slug
+    page = client.post(
+        reverse("occupations:review", args=[slug]), {"note": "Half a thought about sources"}
+    )
+    assert page.status_code == 200
+    assert "There is a problem" in page.content.decode()
+    assert page.context["review_form"]["note"].value() == "Half a thought about sources"
+    page = client.post(
+        reverse("occupations:review", args=[slug]), {"decision": "request_changes", "note": ""}
+    )
+    assert "Say what should change" in page.content.decode()
+    page = client.post(reverse("occupations:comment", args=[slug]), {"version": 1, "body": ""})
+    assert page.status_code == 200
+    assert "There is a problem" in page.content.decode()
