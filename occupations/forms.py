@@ -99,6 +99,7 @@ class VersionForm(forms.Form):
 class CriterionForm(forms.Form):
     """One rubric row. Its guidance (points range, tags, critical) stands beside the rubric."""
 
+    criterion_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     text = forms.CharField(label="Criterion", widget=forms.Textarea(attrs={"rows": 2}))
     points = forms.IntegerField(min_value=-10, max_value=10)
     tag = forms.CharField(
@@ -122,7 +123,14 @@ CriterionFormSet = forms.formset_factory(
 
 def criteria_initial(version: TaskVersion) -> list[dict]:
     return [
-        {"text": c.text, "points": c.points, "tag": c.tag, "critical": c.critical, "ORDER": c.order}
+        {
+            "criterion_id": c.pk,
+            "text": c.text,
+            "points": c.points,
+            "tag": c.tag,
+            "critical": c.critical,
+            "ORDER": c.order,
+        }
         for c in version.criteria.order_by("order")
     ]
 

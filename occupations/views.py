@@ -328,6 +328,7 @@ def _save(request, version: TaskVersion, form: VersionForm, rubric) -> TaskVersi
             points=row.cleaned_data["points"],
             tag=row.cleaned_data["tag"] or RubricCriterion.Tag.ACCURACY,
             critical=row.cleaned_data["critical"],
+            pk=row.cleaned_data.get("criterion_id"),
         )
         for row in rows
     ]

@@ -63,6 +63,8 @@ class CriterionDraft:
     points: int
     tag: str = RubricCriterion.Tag.ACCURACY
     critical: bool = False
+    pk: int | None = None
+    """The criterion this row edits; None for a new one."""
 
 
 def _record(
@@ -92,6 +94,36 @@ def _write_criteria(version: TaskVersion, criteria) -> None:
         )
         for order, c in enumerate(criteria, 1)
     )
+
+
+def _update_criteria(version: TaskVersion, criteria: list[CriterionDraft]) -> None:
+    """Edit the draft's rubric in place, so comments anchored to a criterion keep it."""
+    existing = {c.pk: c for c in version.criteria.all()}
+    kept = {c.pk for c in criteria if c.pk in existing}
+    version.criteria.exclude(pk__in=kept).delete()
+    # Orders are unique per version: move the kept rows out of the way before renumbering.
+    moved = [existing[pk] for pk in kept]
+    for criterion in moved:
+        criterion.order += 10_000
+    RubricCriterion.objects.bulk_update(moved, ["order"])
+    changed, added = [], []
+    for order, draft in enumerate(criteria, 1):
+        values = {
+            "order": order,
+            "text": draft.text,
+            "points": draft.points,
+            "tag": draft.tag,
+            "critical": draft.critical,
+        }
+        if draft.pk in kept:
+            criterion = existing[draft.pk]
+            for name, value in values.items():
+                setattr(criterion, name, value)
+            changed.append(criterion)
+        else:
+            added.append(RubricCriterion(task_version=version, **values))
+    RubricCriterion.objects.bulk_update(changed, ["order", "text", "points", "tag", "critical"])
+    RubricCriterion.objects.bulk_create(added)
 
 
 # Saves by one person within this window are one entry in the history, so autosaves do not
@@ -203,8 +235,7 @@ def save_draft(
     version.revision += 1
     version.updated_by = user
     version.save()
-    version.criteria.all().delete()
-    _write_criteria(version, criteria)
+    _update_criteria(version, criteria)
     task.owners.add(user)
     _record_save(task, version, user)
     return version

@@ -391,3 +391,36 @@ def test_a_review_or_comment_that_fails_comes_back_with_what_was_typed(client, w
     page = client.post(reverse("occupations:comment", args=[slug]), {"version": 1, "body": ""})
     assert page.status_code == 200
     assert "There is a problem" in page.content.decode()
+
+
+def test_saving_a_draft_keeps_comments_anchored_and_reorders_in_place(client, world):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    first, second = version.criteria.order_by("order")[:2]
+    workflow.comment(version, user=world.users["reviewer_a"], body="Tighten", criterion=second)
+    client.force_login(author)
+    url = reverse("occupations:edit", args=[version.task.slug])
+    form = client.get(url).context["rubric"]
+    data = editor_post(version, [])
+    data.update(
+        {
+            key: value
+            for index, row in enumerate(form.initial)
+            for key, value in {
+                f"criteria-{index}-criterion_id": row["criterion_id"],
+                f"criteria-{index}-text": row["text"],
+                f"criteria-{index}-points": row["points"],
+                f"criteria-{index}-tag": row["tag"],
+                # The first two swap places.
+                f"criteria-{index}-ORDER": {0: 2, 1: 1}.get(index, index + 1),
+            }.items()
+        }
+    )
+    data["criteria-TOTAL_FORMS"] = len(form.initial)
+    data["criteria-1-text"] = "Gives the source document of every entry, by number"
+    assert client.post(url, data).status_code == 302
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert (second.order, first.order) == (1, 2)
+    assert second.text.endswith("by number")
+    assert version.comments.get().criterion == second
