@@ -6,11 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 
 from graders.models import Grader
 from graders.scoring import CriterionOutcome, rubric_score
 from graders.services import Judgement, active_graders, judge_outputs
 from occupations.models import RubricCriterion, TaskVersion
+from occupations.quality import content_fingerprint
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,18 @@ def calibrate(version: TaskVersion, grader: Grader) -> Calibration:
         empty_limit=settings.EVALBUILDER_CALIBRATION_EMPTY_MAX,
         unscored_reason=reference.unscored_reason or empty.unscored_reason,
     )
+
+
+def record(version: TaskVersion, result: Calibration) -> None:
+    """Keep the outcome on the draft, with a fingerprint of what was judged."""
+    if version.is_locked:
+        return
+    version.calibration = {
+        "fingerprint": content_fingerprint(version),
+        "passed": result.passes,
+        "reference_score": result.reference_score,
+        "empty_score": result.empty_score,
+        "grader": result.grader.name,
+        "at": timezone.now().isoformat(),
+    }
+    version.save(update_fields=["calibration"])

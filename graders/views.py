@@ -75,8 +75,8 @@ def calibrate_task(request, slug: str):
         messages.error(request, "No active grader is configured, so calibration cannot run.")
         return redirect("occupations:edit", slug=task.slug)
     version = task.latest_version()
+    result = calibration.calibrate(version, grader)
+    calibration.record(version, result)
     return render(
-        request,
-        "graders/calibration.html",
-        {"task": task, "version": version, "result": calibration.calibrate(version, grader)},
+        request, "graders/calibration.html", {"task": task, "version": version, "result": result}
     )

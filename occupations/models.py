@@ -202,6 +202,17 @@ class RubricCriterionQuerySet(models.QuerySet):
 class TaskVersion(models.Model):
     """The content of a task at one point in time; immutable once submitted for review."""
 
+    CONTENT_FIELDS = (
+        "instructions",
+        "context",
+        "deliverable",
+        "estimated_minutes",
+        "minutes_estimate_method",
+        "reference_solution",
+        "pass_threshold",
+    )
+    """The fields authors write (with the rubric and attachments, the version's content)."""
+
     task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
     instructions = models.TextField(help_text="What the practitioner is asked to do (Markdown).")
@@ -232,6 +243,12 @@ class TaskVersion(models.Model):
         null=True, blank=True, help_text="Set when submitted; the version is frozen from then on."
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    calibration = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The last calibration: the grader, both scores, whether it passed, and a "
+        "fingerprint of the content it judged.",
+    )
     revision = models.PositiveIntegerField(
         default=0, help_text="Bumped by every save of a draft, to detect concurrent edits."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -27,6 +28,33 @@ class QualityProblem:
 
 def _normalise(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def content_fingerprint(version: TaskVersion) -> str:
+    """A digest of everything a grader reads when calibrating: a change means calibrate again."""
+    parts = [str(getattr(version, name)) for name in TaskVersion.CONTENT_FIELDS]
+    parts += [
+        f"{c.order}|{c.points}|{c.critical}|{c.tag}|{c.text}"
+        for c in version.criteria.order_by("order")
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def calibration_problem(version: TaskVersion) -> QualityProblem | None:
+    """Why the version's calibration does not let it be submitted, if it does not."""
+    if not settings.EVALBUILDER_REQUIRE_CALIBRATION:
+        return None
+    result = version.calibration or {}
+    if result.get("fingerprint") != content_fingerprint(version):
+        message = "Calibrate the rubric on the current text before submitting."
+    elif not result.get("passed"):
+        message = (
+            "The last calibration failed: the reference solution must reach the threshold and "
+            "an empty answer must score near zero. Fix the misfiring criteria and calibrate again."
+        )
+    else:
+        return None
+    return QualityProblem("calibration", message)
 
 
 def check_version(version: TaskVersion) -> list[QualityProblem]:
@@ -87,4 +115,7 @@ def check_version(version: TaskVersion) -> list[QualityProblem]:
                 )
                 break
         seen.append((position, text))
+    calibration = calibration_problem(version)
+    if calibration is not None:
+        problems.append(calibration)
     return problems

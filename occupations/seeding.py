@@ -33,15 +33,7 @@ TASK_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "task.schema.js
 TASK_SCHEMA: dict = json.loads(TASK_SCHEMA_PATH.read_text(encoding="utf-8"))
 # The schema holds the defaults, so the documented format and the loader cannot disagree.
 DEFAULT_TAXONOMY: str = TASK_SCHEMA["properties"]["taxonomy"]["default"]
-TASK_FIELDS = (
-    "instructions",
-    "context",
-    "deliverable",
-    "estimated_minutes",
-    "minutes_estimate_method",
-    "reference_solution",
-    "pass_threshold",
-)
+TASK_FIELDS = TaskVersion.CONTENT_FIELDS
 
 
 @dataclass(frozen=True)

@@ -28,15 +28,7 @@ from occupations.models import (
 )
 from occupations.quality import QualityProblem, check_version
 
-VERSION_FIELDS = (
-    "instructions",
-    "context",
-    "deliverable",
-    "estimated_minutes",
-    "minutes_estimate_method",
-    "reference_solution",
-    "pass_threshold",
-)
+VERSION_FIELDS = TaskVersion.CONTENT_FIELDS
 
 
 class WorkflowError(ValueError):

@@ -7,6 +7,7 @@ from django.urls import reverse
 from graders.models import Grader
 from occupations import workflow
 from occupations.models import Suite, Task, TaskVersion
+from occupations.quality import check_version
 from tests.authoring import GOOD_INSTRUCTIONS, make_world, publish_through_review, write_draft
 
 pytestmark = pytest.mark.django_db
@@ -424,3 +425,77 @@ def test_saving_a_draft_keeps_comments_anchored_and_reorders_in_place(client, wo
     assert (second.order, first.order) == (1, 2)
     assert second.text.endswith("by number")
     assert version.comments.get().criterion == second
+
+
+def test_submission_waits_for_a_passing_calibration_of_the_current_text(
+    client, world, make_endpoint, settings
+):
+    settings.EVALBUILDER_REQUIRE_CALIBRATION = True
+    Grader.objects.create(name="Simulated judge", judge=make_endpoint("sim-judge"))
+    author = world.users["author_a"]
+    reference = (
+        "Chronology: 14 March termination letter listed as an event; the source document of "
+        "every entry is given; the conflicting hearing dates are flagged."
+    )
+    version = write_draft(author, world.occupation_a, reference_solution=reference)
+    with pytest.raises(workflow.NotReadyError) as caught:
+        workflow.submit(version, user=author)
+    assert [p.field for p in caught.value.problems] == ["calibration"]
+    client.force_login(author)
+    client.post(reverse("graders:calibrate", args=[version.task.slug]))
+    version.refresh_from_db()
+    assert version.calibration["passed"] is True
+    # An edit to what the grader reads asks for a new calibration ...
+    edited = workflow.save_draft(
+        version,
+        user=author,
+        expected_revision=version.revision,
+        title="Chronology",
+        visibility="public",
+        fields={
+            **{n: getattr(version, n) for n in workflow.VERSION_FIELDS},
+            "reference_solution": "Nothing useful.",
+        },
+        criteria=[
+            workflow.CriterionDraft(c.text, c.points, c.tag, c.critical, c.pk)
+            for c in version.criteria.order_by("order")
+        ],
+    )
+    assert [p.field for p in check_version(edited)] == ["calibration"]
+    client.post(reverse("graders:calibrate", args=[version.task.slug]))
+    edited.refresh_from_db()
+    assert edited.calibration["passed"] is False, "the useless reference fails calibration"
+    assert "calibration failed" in check_version(edited)[0].message
+    # ... and the calibrated text, saved again unchanged, can be submitted.
+    restored = workflow.save_draft(
+        edited,
+        user=author,
+        expected_revision=edited.revision,
+        title="Chronology",
+        visibility="public",
+        fields={
+            **{n: getattr(edited, n) for n in workflow.VERSION_FIELDS},
+            "reference_solution": reference,
+        },
+        criteria=[
+            workflow.CriterionDraft(c.text, c.points, c.tag, c.critical, c.pk)
+            for c in edited.criteria.order_by("order")
+        ],
+    )
+    client.post(reverse("graders:calibrate", args=[version.task.slug]))
+    restored.refresh_from_db()
+    unchanged = workflow.save_draft(
+        restored,
+        user=author,
+        expected_revision=restored.revision,
+        title="Chronology",
+        visibility="public",
+        fields={n: getattr(restored, n) for n in workflow.VERSION_FIELDS},
+        criteria=[
+            workflow.CriterionDraft(c.text, c.points, c.tag, c.critical, c.pk)
+            for c in restored.criteria.order_by("order")
+        ],
+    )
+    workflow.submit(unchanged, user=author)
+    unchanged.refresh_from_db()
+    assert unchanged.is_locked

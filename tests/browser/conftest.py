@@ -42,8 +42,12 @@ def browser() -> Iterator:
 
 @pytest.fixture
 def world(browser, seeded, simulated_grader, settings, tmp_path) -> World:
-    """The seeds, a simulated grader for calibration, and the legal and nursing panels."""
+    """The seeds, a simulated grader for calibration, and the legal and nursing panels.
+
+    As in production, a task is submitted only after a passing calibration.
+    """
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EVALBUILDER_REQUIRE_CALIBRATION = True
     return make_world()
 
 

@@ -114,7 +114,9 @@ def test_an_expert_writes_a_task_that_reviewers_publish_and_an_operator_puts_in_
     save_screenshot(page, "editor")
     page.get_by_role("button", name="Save the draft").click()
     expect(page.get_by_text("Draft saved (version 1).")).to_be_visible()
-    expect(page.get_by_role("heading", name="Before you can submit")).to_have_count(0)
+    # Only calibration stands between the saved draft and review now.
+    problems = page.locator("#problems li")
+    expect(problems).to_have_text(["Calibrate the rubric on the current text before submitting."])
     expect(rows).to_have_count(8, timeout=1000)  # six saved rows and two empty ones
     expect(total).to_have_text("15")
     expect(page.locator("#id_criteria-0-critical")).to_be_checked()
@@ -139,6 +141,7 @@ def test_an_expert_writes_a_task_that_reviewers_publish_and_an_operator_puts_in_
     expect(page.get_by_text("The rubric behaves")).to_be_visible()
     page.get_by_role("link", name="Back to the editor").click()
     expect(page).to_have_url(edit_url)
+    expect(page.get_by_role("heading", name="Before you can submit")).to_have_count(0)
     page.get_by_role("button", name="Save and submit for review").click()
     expect(page.get_by_text("Submitted for review. The version is now frozen.")).to_be_visible()
     expect(page.get_by_role("heading", name=TITLE)).to_be_visible()
