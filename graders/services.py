@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -17,7 +15,7 @@ from graders import prompts
 from graders.models import CriterionVerdict, Grade, Grader
 from graders.scoring import CriterionOutcome, is_success, rubric_score
 from occupations.models import RubricCriterion, TaskVersion
-from runs.engine import CallOutcome, call_many
+from runs.engine import CallOutcome, complete_all
 from runs.models import Run, Sample
 from runs.providers import ModelRequest
 
@@ -66,9 +64,7 @@ def judge_outputs(grader: Grader, outputs: Sequence[tuple[TaskVersion, str]]) ->
                 requests.append(
                     _judge_request(prompts.per_criterion_messages(version, criterion, output))
                 )
-    outcomes: list[CallOutcome] = asyncio.run(
-        call_many(grader.judge, requests, concurrency=settings.EVALBUILDER_ENDPOINT_CONCURRENCY)
-    )
+    outcomes: list[CallOutcome] = complete_all(grader.judge, requests)
     judgements = [Judgement() for _ in outputs]
     for (index, target), outcome in zip(plans, outcomes, strict=True):
         judgement = judgements[index]
@@ -78,8 +74,9 @@ def judge_outputs(grader: Grader, outputs: Sequence[tuple[TaskVersion, str]]) ->
             )
             continue
         assert outcome.response is not None
-        judgement.input_tokens += outcome.response.input_tokens
-        judgement.output_tokens += outcome.response.output_tokens
+        if not outcome.cached:  # a cached verdict cost nothing this time
+            judgement.input_tokens += outcome.response.input_tokens
+            judgement.output_tokens += outcome.response.output_tokens
         reply = outcome.response.text
         try:
             if isinstance(target, list):

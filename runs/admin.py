@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from runs import services
-from runs.models import ModelEndpoint, Run, Sample, Schedule
+from runs.models import CachedResponse, ModelEndpoint, Run, Sample, Schedule
 
 
 @admin.register(ModelEndpoint)
@@ -41,6 +41,18 @@ class RunAdmin(admin.ModelAdmin):
 class SampleAdmin(admin.ModelAdmin):
     list_display = ["__str__", "status", "error_kind", "tries", "latency_ms", "cost"]
     list_filter = ["status", "error_kind"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CachedResponse)
+class CachedResponseAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "provider", "model_id", "input_tokens", "output_tokens"]
+    list_filter = ["provider", "model_id"]
 
     def has_add_permission(self, request):
         return False

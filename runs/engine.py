@@ -8,6 +8,8 @@ redelivered (a worker killed mid-way) never duplicates a sample.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from occupations.models import TaskVersion
-from runs.models import ModelEndpoint, Run, Sample
+from runs.models import CachedResponse, ModelEndpoint, Run, Sample
 from runs.providers import (
     ModelRequest,
     ModelResponse,
@@ -71,6 +73,7 @@ class CallOutcome:
     response: ModelResponse | None
     error: ProviderError | None
     tries: int
+    cached: bool = False
 
 
 def _internal(error: Exception) -> ProviderError:
@@ -112,6 +115,83 @@ async def call_many(
         await provider.aclose()
 
 
+def cache_key(endpoint: ModelEndpoint, request: ModelRequest) -> str:
+    """What makes two calls the same call: provider, model, parameters, messages, attempt."""
+    identity = {
+        "provider": endpoint.provider,
+        "model": endpoint.model_id,
+        "base_url": endpoint.base_url,
+        "parameters": endpoint.parameters,
+        "messages": request.messages,
+        "max_output_tokens": request.max_output_tokens,
+        "json_output": request.json_output,
+        "attempt": request.metadata.get("attempt"),
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def complete_all(
+    endpoint: ModelEndpoint,
+    requests: Sequence[ModelRequest],
+    *,
+    task_versions: Sequence[TaskVersion] = (),
+    use_cache: bool = True,
+) -> list[CallOutcome]:
+    """Every request answered from the response cache or by the endpoint, in order.
+
+    New answers are stored in the cache (even when it was not read), so that identical work
+    later makes no API call; the first answer to a call is the one kept. Simulated models
+    are not cached: they cost nothing.
+    """
+    caching = not endpoint.is_simulated
+    keys = [cache_key(endpoint, request) for request in requests] if caching else []
+    cached = (
+        {entry.key: entry for entry in CachedResponse.objects.filter(key__in=keys)}
+        if caching and use_cache
+        else {}
+    )
+    missing = [i for i in range(len(requests)) if not caching or keys[i] not in cached]
+    fetched = (
+        asyncio.run(
+            call_many(
+                endpoint,
+                [requests[i] for i in missing],
+                concurrency=settings.EVALBUILDER_ENDPOINT_CONCURRENCY,
+                task_versions=task_versions,
+            )
+        )
+        if missing
+        else []
+    )
+    outcomes: list[CallOutcome | None] = [None] * len(requests)
+    for index, outcome in zip(missing, fetched, strict=True):
+        outcomes[index] = outcome
+    if caching:
+        CachedResponse.objects.bulk_create(
+            [
+                CachedResponse(
+                    key=keys[index],
+                    provider=endpoint.provider,
+                    model_id=endpoint.model_id,
+                    text=outcome.response.text,
+                    input_tokens=outcome.response.input_tokens,
+                    output_tokens=outcome.response.output_tokens,
+                )
+                for index, outcome in zip(missing, fetched, strict=True)
+                if outcome.response is not None
+            ],
+            ignore_conflicts=True,
+        )
+        for index, key in enumerate(keys):
+            if outcomes[index] is None:
+                entry = cached[key]
+                response = ModelResponse(
+                    entry.text, entry.input_tokens, entry.output_tokens, latency_ms=0
+                )
+                outcomes[index] = CallOutcome(response, None, tries=0, cached=True)
+    return outcomes  # type: ignore[return-value]
+
+
 def sample_chunk(run: Run, items: Sequence[WorkItem]) -> int:
     """Sample every pair of the chunk not sampled yet; returns how many were sampled now."""
     wanted = {(int(version_id), int(attempt)) for version_id, attempt in items}
@@ -135,13 +215,11 @@ def sample_chunk(run: Run, items: Sequence[WorkItem]) -> int:
         )
         for version_id, attempt in todo
     ]
-    outcomes = asyncio.run(
-        call_many(
-            run.endpoint,
-            requests,
-            concurrency=settings.EVALBUILDER_ENDPOINT_CONCURRENCY,
-            task_versions=list(versions.values()),
-        )
+    outcomes = complete_all(
+        run.endpoint,
+        requests,
+        task_versions=list(versions.values()),
+        use_cache=not run.fresh_samples,
     )
     rows = []
     for (version_id, attempt), outcome in zip(todo, outcomes, strict=True):
@@ -156,9 +234,13 @@ def sample_chunk(run: Run, items: Sequence[WorkItem]) -> int:
                     output=response.text,
                     input_tokens=response.input_tokens,
                     output_tokens=response.output_tokens,
-                    cost=run.endpoint.cost_of(response.input_tokens, response.output_tokens),
+                    # A cached answer was paid for once, by the run that first asked.
+                    cost=0
+                    if outcome.cached
+                    else run.endpoint.cost_of(response.input_tokens, response.output_tokens),
                     latency_ms=response.latency_ms,
                     tries=outcome.tries,
+                    cached=outcome.cached,
                 )
             )
         else:

@@ -141,6 +141,10 @@ class Run(models.Model):
         help_text="Id of the scheduler message that started this run, so it starts it once.",
     )
     samples_per_task = models.PositiveSmallIntegerField(default=1)
+    fresh_samples = models.BooleanField(
+        default=False,
+        help_text="Ask the model again even where the response cache holds the same call.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     planned_samples = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -185,6 +189,9 @@ class Sample(models.Model):
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     tries = models.PositiveSmallIntegerField(default=1, help_text="API calls made for it.")
+    cached = models.BooleanField(
+        default=False, help_text="Taken from the response cache: no API call, no cost."
+    )
     error_kind = models.CharField(max_length=32, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -199,3 +206,22 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.task_version}/#{self.attempt}"
+
+
+class CachedResponse(models.Model):
+    """A model's answer to one exact call, so identical work is never paid for twice.
+
+    The key covers the provider, the model, its parameters, the messages and, for samples,
+    the attempt index (so that attempts stay independent).
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    provider = models.CharField(max_length=32)
+    model_id = models.CharField(max_length=200)
+    text = models.TextField()
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.model_id} {self.key[:12]}"

@@ -43,8 +43,13 @@ def create_run(
     samples_per_task: int = 1,
     schedule: Schedule | None = None,
     trigger_id: str = "",
+    fresh_samples: bool = False,
 ) -> Run:
-    """Queue a run of a suite on an endpoint; the suite is frozen from now on."""
+    """Queue a run of a suite on an endpoint; the suite is frozen from now on.
+
+    Calls identical to earlier ones are answered from the response cache unless
+    `fresh_samples` asks the model again.
+    """
     if samples_per_task < 1:
         raise ValueError("samples_per_task must be at least 1")
     versions = suite.task_versions.all()
@@ -66,6 +71,7 @@ def create_run(
         endpoint=endpoint,
         schedule=schedule,
         trigger_id=trigger_id,
+        fresh_samples=fresh_samples,
         samples_per_task=samples_per_task,
         planned_samples=version_count * samples_per_task,
     )

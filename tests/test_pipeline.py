@@ -297,3 +297,58 @@ def test_runs_refuse_suites_with_drafts_or_unscorable_versions(small_suite, make
     assert not Run.objects.exists()
     with_draft.refresh_from_db()
     assert not with_draft.is_frozen
+
+
+def test_identical_work_again_makes_no_api_calls_unless_fresh_samples_are_asked_for(
+    eager_celery, small_suite, make_endpoint
+):
+    from runs.models import CachedResponse
+
+    replies = iter(f"Answer number {n}." for n in range(1000))
+    verdict = json.dumps({"explanation": "ok", "criteria_met": True})
+    with FakeProvider(
+        reply=lambda request: verdict if "criterion" in json.dumps(request) else next(replies)
+    ) as fake:
+        model = make_endpoint(
+            "fake-model",
+            provider=ModelEndpoint.Provider.OPENAI,
+            base_url=fake.openai_url,
+            input_price_per_mtok=1,
+            output_price_per_mtok=1,
+        )
+        judge = make_endpoint(
+            "fake-judge", provider=ModelEndpoint.Provider.OPENAI, base_url=fake.openai_url
+        )
+        Grader.objects.create(name="Fake judge", judge=judge)
+        first = services.create_run(small_suite, model, samples_per_task=2)
+        calls_first = len(fake.requests)
+        second = services.create_run(small_suite, model, samples_per_task=2)
+        assert len(fake.requests) == calls_first, "the second run is served from the cache"
+        fresh = services.create_run(small_suite, model, samples_per_task=2, fresh_samples=True)
+        model_calls = [r for r in fake.requests if r["json"]["model"] == "fake-model"]
+    for run in (first, second, fresh):
+        run.refresh_from_db()
+        assert run.status == Run.Status.COMPLETED
+    outputs = [
+        list(run.samples.order_by("task_version", "attempt").values_list("output", flat=True))
+        for run in (first, second, fresh)
+    ]
+    assert outputs[0] == outputs[1]
+    assert len(set(outputs[0])) == 4, "attempts are separate calls, cached separately"
+    assert outputs[2] != outputs[0]
+    assert len(model_calls) == 8, "four calls for the first run, none for the second, four fresh"
+    assert not second.samples.filter(cached=False).exists()
+    assert sum(s.cost for s in second.samples.all()) == 0
+    assert all(s.cost > 0 for s in first.samples.all())
+    assert not fresh.samples.filter(cached=True).exists()
+    # The first answer to a call stays cached: a later run without fresh samples repeats it.
+    assert CachedResponse.objects.filter(model_id="fake-model").count() == 4
+
+
+def test_simulated_models_are_not_cached(
+    eager_celery, small_suite, make_endpoint, simulated_grader
+):
+    from runs.models import CachedResponse
+
+    services.create_run(small_suite, make_endpoint("sim-model"))
+    assert not CachedResponse.objects.exists()

@@ -20,6 +20,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--samples", type=int, default=1, help="Attempts per task.")
         parser.add_argument(
+            "--fresh",
+            action="store_true",
+            help="Ask the models again instead of reusing cached answers to identical calls.",
+        )
+        parser.add_argument(
             "--wait", action="store_true", help="Wait until every run has finished."
         )
         parser.add_argument(
@@ -39,7 +44,12 @@ class Command(BaseCommand):
         try:
             with transaction.atomic():
                 runs = [
-                    services.create_run(suite, endpoint, samples_per_task=options["samples"])
+                    services.create_run(
+                        suite,
+                        endpoint,
+                        samples_per_task=options["samples"],
+                        fresh_samples=options["fresh"],
+                    )
                     for endpoint in endpoints
                 ]
         except ValueError as error:
