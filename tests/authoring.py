@@ -114,3 +114,25 @@ def publish_through_review(version: TaskVersion, author, reviewers) -> Task:
     for reviewer in reviewers:
         workflow.review(version, reviewer=reviewer, decision="approve")
     return Task.objects.get(pk=version.task_id)
+
+
+def current_criteria(version: TaskVersion) -> list[workflow.CriterionDraft]:
+    """The version's rubric as the editor would send it back unchanged."""
+    return [
+        workflow.CriterionDraft(c.text, c.points, c.tag, c.critical, c.pk)
+        for c in version.criteria.order_by("order")
+    ]
+
+
+def resave(version: TaskVersion, user, *, criteria=None, **changes) -> TaskVersion:
+    """Save a draft again as its editor would: its current content with `changes` made."""
+    task = Task.objects.get(pk=version.task_id)
+    return workflow.save_draft(
+        version,
+        user=user,
+        expected_revision=version.revision,
+        title=task.title,
+        visibility=task.visibility,
+        fields={**{n: getattr(version, n) for n in workflow.VERSION_FIELDS}, **changes},
+        criteria=current_criteria(version) if criteria is None else criteria,
+    )

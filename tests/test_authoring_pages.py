@@ -8,7 +8,13 @@ from graders.models import Grader
 from occupations import workflow
 from occupations.models import Suite, Task, TaskVersion
 from occupations.quality import check_version
-from tests.authoring import GOOD_INSTRUCTIONS, make_world, publish_through_review, write_draft
+from tests.authoring import (
+    GOOD_INSTRUCTIONS,
+    make_world,
+    publish_through_review,
+    resave,
+    write_draft,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -185,17 +191,11 @@ def test_comments_anchor_to_a_criterion_and_versions_can_be_compared(client, wor
     assert (comment.criterion, comment.author) == (criterion, reviewer)
     workflow.review(version, reviewer=reviewer, decision="request_changes", note="Sources.")
     draft = workflow.start_new_version(version.task, user=author)
-    workflow.save_draft(
+    resave(
         draft,
-        user=author,
-        expected_revision=draft.revision,
-        title="Chronology",
-        visibility="public",
-        fields={
-            **{n: getattr(draft, n) for n in workflow.VERSION_FIELDS},
-            "deliverable": "A table with sources.",
-        },
+        author,
         criteria=[workflow.CriterionDraft("Names the source of every entry", 3)],
+        deliverable="A table with sources.",
     )
     client.force_login(author)
     editor = client.get(reverse("occupations:edit", args=[version.task.slug])).content.decode()
@@ -446,56 +446,17 @@ def test_submission_waits_for_a_passing_calibration_of_the_current_text(
     version.refresh_from_db()
     assert version.calibration["passed"] is True
     # An edit to what the grader reads asks for a new calibration ...
-    edited = workflow.save_draft(
-        version,
-        user=author,
-        expected_revision=version.revision,
-        title="Chronology",
-        visibility="public",
-        fields={
-            **{n: getattr(version, n) for n in workflow.VERSION_FIELDS},
-            "reference_solution": "Nothing useful.",
-        },
-        criteria=[
-            workflow.CriterionDraft(c.text, c.points, c.tag, c.critical, c.pk)
-            for c in version.criteria.order_by("order")
-        ],
-    )
+    edited = resave(version, author, reference_solution="Nothing useful.")
     assert [p.field for p in check_version(edited)] == ["calibration"]
     client.post(reverse("graders:calibrate", args=[version.task.slug]))
     edited.refresh_from_db()
     assert edited.calibration["passed"] is False, "the useless reference fails calibration"
     assert "calibration failed" in check_version(edited)[0].message
     # ... and the calibrated text, saved again unchanged, can be submitted.
-    restored = workflow.save_draft(
-        edited,
-        user=author,
-        expected_revision=edited.revision,
-        title="Chronology",
-        visibility="public",
-        fields={
-            **{n: getattr(edited, n) for n in workflow.VERSION_FIELDS},
-            "reference_solution": reference,
-        },
-        criteria=[
-            workflow.CriterionDraft(c.text, c.points, c.tag, c.critical, c.pk)
-            for c in edited.criteria.order_by("order")
-        ],
-    )
+    restored = resave(edited, author, reference_solution=reference)
     client.post(reverse("graders:calibrate", args=[version.task.slug]))
     restored.refresh_from_db()
-    unchanged = workflow.save_draft(
-        restored,
-        user=author,
-        expected_revision=restored.revision,
-        title="Chronology",
-        visibility="public",
-        fields={n: getattr(restored, n) for n in workflow.VERSION_FIELDS},
-        criteria=[
-            workflow.CriterionDraft(c.text, c.points, c.tag, c.critical, c.pk)
-            for c in restored.criteria.order_by("order")
-        ],
-    )
+    unchanged = resave(restored, author)
     workflow.submit(unchanged, user=author)
     unchanged.refresh_from_db()
     assert unchanged.is_locked

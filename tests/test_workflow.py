@@ -6,7 +6,13 @@ from django.test import override_settings
 from occupations import permissions, workflow
 from occupations.models import Review, Task, TaskEvent
 from occupations.quality import check_version
-from tests.authoring import good_criteria, make_world, publish_through_review, write_draft
+from tests.authoring import (
+    good_criteria,
+    make_world,
+    publish_through_review,
+    resave,
+    write_draft,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -82,18 +88,7 @@ def test_requested_changes_lead_to_a_new_version_and_the_old_one_stays_frozen(wo
     draft = workflow.start_new_version(task, user=author)
     assert draft.number == 2 and not draft.is_locked
     assert [c.text for c in draft.criteria.order_by("order")] == [c.text for c in good_criteria()]
-    workflow.save_draft(
-        draft,
-        user=author,
-        expected_revision=draft.revision,
-        title="Chronology",
-        visibility="public",
-        fields={
-            **{n: getattr(draft, n) for n in workflow.VERSION_FIELDS},
-            "deliverable": "A table with sources.",
-        },
-        criteria=good_criteria(),
-    )
+    resave(draft, author, criteria=good_criteria(), deliverable="A table with sources.")
     version.refresh_from_db()
     assert version.deliverable == "A table: date, event, source document."
     task.refresh_from_db()
@@ -159,18 +154,7 @@ def test_quality_checks_block_submission_until_fixed(world):
         *good_criteria(),
         workflow.CriterionDraft("Lists the 14 March termination letter as an event.", 2),
     ]
-    version = workflow.save_draft(
-        version,
-        user=author,
-        expected_revision=version.revision,
-        title="Chronology",
-        visibility="public",
-        fields={
-            **{n: getattr(version, n) for n in workflow.VERSION_FIELDS},
-            "minutes_estimate_method": "",
-        },
-        criteria=duplicate,
-    )
+    version = resave(version, author, criteria=duplicate, minutes_estimate_method="")
     fields = {p.field for p in check_version(version)}
     assert fields == {"instructions", "minutes_estimate_method", "rubric"}
     duplicate_problem = next(p for p in check_version(version) if p.field == "rubric")
@@ -185,14 +169,8 @@ def test_quality_checks_block_submission_until_fixed(world):
 def test_a_rubric_without_positive_points_is_not_ready(world):
     author = world.users["author_a"]
     version = write_draft(author, world.occupation_a)
-    version = workflow.save_draft(
-        version,
-        user=author,
-        expected_revision=version.revision,
-        title="Chronology",
-        visibility="public",
-        fields={n: getattr(version, n) for n in workflow.VERSION_FIELDS},
-        criteria=[workflow.CriterionDraft("Invents facts not in the file", -5)],
+    version = resave(
+        version, author, criteria=[workflow.CriterionDraft("Invents facts not in the file", -5)]
     )
     assert [p.field for p in check_version(version)] == ["rubric"]
 
