@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -76,8 +77,13 @@ def test_quickstart_runs_the_demo_then_serves_the_trend_pages(tmp_path):
         assert status == 200 and "--brand" in css
         assert "Running suite" in server.output()
     finally:
+        # Two signals in a row, as a terminal's Ctrl-C reaches both uv and quickstart: the
+        # second must not cut the clean-up short.
+        os.kill(server.process.pid, signal.SIGTERM)
+        time.sleep(0.2)
         code = server.stop(signal.SIGTERM)
     assert code == 0, server.output()[-3000:]
-    serving_worker = int(re.search(r"worker: pid (\d+)", server.output()).group(1))
-    with pytest.raises(ProcessLookupError):
-        os.kill(serving_worker, 0)
+    for name in ("worker", "beat"):
+        pid = int(re.search(rf"{name}: pid (\d+)", server.output()).group(1))
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -136,6 +136,10 @@ class Command(BaseCommand):
             self.stdout.write(f"    {name}: pid {child.pid}, log {log.name}")
 
     def _stop_children(self) -> None:
+        # A second Ctrl-C or SIGTERM (a terminal signals uv and quickstart, and uv passes it
+        # on) must not cut the clean-up short and leave a worker or beat running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for _, child in self.children:
             self._signal(child, signal.SIGTERM)
         for _, child in self.children:
