@@ -1,6 +1,7 @@
 """Occupational taxonomy and the expert-written tasks that measure work in each occupation."""
 
 import uuid
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -175,6 +176,20 @@ LIFECYCLE_FIELDS = frozenset({"submitted_at", "published_at"})
 
 class TaskVersionQuerySet(models.QuerySet):
     """Bulk updates and deletes respect the freeze too: only lifecycle dates may be set."""
+
+    def create_with_rubric(
+        self, *, task, number: int, content: dict, criteria: Iterable[dict], user=None
+    ) -> "TaskVersion":
+        """A new, unlocked version with its content and its criteria, in order.
+
+        `criteria` are mappings of text, points, tag and critical.
+        """
+        version = self.create(task=task, number=number, created_by=user, updated_by=user, **content)
+        RubricCriterion.objects.bulk_create(
+            RubricCriterion(task_version=version, order=order, **criterion)
+            for order, criterion in enumerate(criteria, 1)
+        )
+        return version
 
     def update(self, **kwargs):
         if set(kwargs) - LIFECYCLE_FIELDS and self.filter(submitted_at__isnull=False).exists():

@@ -26,7 +26,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
-from occupations.models import Occupation, RubricCriterion, Suite, Task, TaskVersion, Taxonomy
+from occupations.models import Occupation, Suite, Task, TaskVersion, Taxonomy
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
 TASK_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "task.schema.json"
@@ -498,18 +498,13 @@ def task_fields(spec: dict, occupations: dict[tuple[str, str], Occupation]) -> d
 
 def create_version(task: Task, spec: dict, *, number: int, user=None) -> TaskVersion:
     """A new, unlocked version of the task with the record's content and rubric."""
-    version = TaskVersion.objects.create(
+    return TaskVersion.objects.create_with_rubric(
         task=task,
         number=number,
-        created_by=user,
-        updated_by=user,
-        **{name: spec[name] for name in TASK_FIELDS},
+        content={name: spec[name] for name in TASK_FIELDS},
+        criteria=spec["criteria"],
+        user=user,
     )
-    RubricCriterion.objects.bulk_create(
-        RubricCriterion(task_version=version, order=order, **criterion)
-        for order, criterion in enumerate(spec["criteria"], 1)
-    )
-    return version
 
 
 def _write_task(

@@ -73,21 +73,6 @@ def _record(
     )
 
 
-def _write_criteria(version: TaskVersion, criteria) -> None:
-    """The rubric of a draft, in order (rows with text, points, tag and critical)."""
-    RubricCriterion.objects.bulk_create(
-        RubricCriterion(
-            task_version=version,
-            order=order,
-            text=c.text,
-            points=c.points,
-            tag=c.tag,
-            critical=c.critical,
-        )
-        for order, c in enumerate(criteria, 1)
-    )
-
-
 def _update_criteria(version: TaskVersion, criteria: list[CriterionDraft]) -> None:
     """Edit the draft's rubric in place, so comments anchored to a criterion keep it."""
     existing = {c.pk: c for c in version.criteria.all()}
@@ -248,14 +233,13 @@ def start_new_version(task: Task, *, user) -> TaskVersion:
         raise WorkflowError(
             "The task is approved: publish it first, so the approvals are not thrown away."
         )
-    version = TaskVersion.objects.create(
+    version = TaskVersion.objects.create_with_rubric(
         task=task,
         number=latest.number + 1,
-        created_by=user,
-        updated_by=user,
-        **{name: getattr(latest, name) for name in VERSION_FIELDS},
+        content={name: getattr(latest, name) for name in VERSION_FIELDS},
+        criteria=latest.criteria.order_by("order").values("text", "points", "tag", "critical"),
+        user=user,
     )
-    _write_criteria(version, latest.criteria.order_by("order"))
     attachments.copy_attachments(latest, version)
     before = _set_status(task, Task.Status.DRAFT)
     _record(task, version, user, TaskEvent.Action.NEW_VERSION, before=before)
