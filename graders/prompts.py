@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from occupations.models import RubricCriterion, TaskVersion
-from runs.engine import task_prompt
+from runs.prompting import task_prompt
 from runs.providers.judging import criterion_block, output_block
 
 PROMPT_VERSION = "rubric-v1"

@@ -18,6 +18,7 @@ from django.conf import settings
 
 from occupations.models import TaskVersion
 from runs.models import CachedResponse, ModelEndpoint, Run, Sample
+from runs.prompting import task_messages
 from runs.providers import (
     ModelRequest,
     ModelResponse,
@@ -29,33 +30,8 @@ from runs.providers import (
 
 logger = logging.getLogger(__name__)
 
-SYSTEM_PROMPT = (
-    "You are an experienced professional doing a piece of real work for a client or "
-    "employer. Do the work completely, using only the material provided, and hand back "
-    "the deliverable asked for."
-)
-
 WorkItem = tuple[int, int]
 """(task version id, attempt index)."""
-
-
-def task_prompt(version: TaskVersion) -> str:
-    """What a model is asked for one task version: instructions, input material, deliverable."""
-    parts = [version.instructions.strip()]
-    if version.context.strip():
-        parts.append("## Input material\n\n" + version.context.strip())
-    parts.append("## Deliverable\n\n" + version.deliverable.strip())
-    if version.task.is_held_out:
-        # The canary travels with held-out text so that a leak into training data shows.
-        parts.append(version.task.canary_string)
-    return "\n\n".join(parts)
-
-
-def task_messages(version: TaskVersion) -> list[dict[str, str]]:
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": task_prompt(version)},
-    ]
 
 
 def retry_policy() -> RetryPolicy:

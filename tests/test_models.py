@@ -54,7 +54,7 @@ def test_a_major_group_is_its_own_job_category_and_its_members_point_at_it(seede
 
 
 def test_held_out_tasks_carry_a_canary_in_their_prompt(seeded):
-    from runs.engine import task_messages
+    from runs.prompting import task_messages
 
     task = Task.objects.filter(visibility=Task.Visibility.HELD_OUT).first()
     prompt = task_messages(task.latest_version())[-1]["content"]
