@@ -152,7 +152,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Kept well above the longest task, so an unacknowledged message is not redelivered
     # while its first worker is still busy with it.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -165,12 +167,30 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=900)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    # Restarts runs gone silent: a lost message, a dead worker on a broker that does not
+    # redeliver. EVALBUILDER_STALL_SECONDS says how long silence must last.
+    "watch runs": {
+        "task": "runs.tasks.watch_runs",
+        "schedule": env.float("EVALBUILDER_WATCH_SECONDS", default=60.0),
+    },
+    "watch grading": {
+        "task": "graders.tasks.watch_grading",
+        "schedule": env.float("EVALBUILDER_WATCH_SECONDS", default=60.0),
+    },
+}
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
 # --- Evaluation -------------------------------------------------------------------
-# Model calls per chunk task, and how many of them run at once inside a chunk.
+# Fewest model calls per chunk task (a chunk also holds five rounds of the endpoint's
+# max_concurrency). A run samples one chunk at a time; runs sample in parallel.
 EVALBUILDER_CHUNK_SIZE = env.int("EVALBUILDER_CHUNK_SIZE", default=20)
-EVALBUILDER_ENDPOINT_CONCURRENCY = env.int("EVALBUILDER_ENDPOINT_CONCURRENCY", default=8)
+# A chunk stops taking new calls after this many seconds and hands the rest to the next
+# chunk, so every task stays well inside the soft time limit and the broker's visibility
+# timeout (after which an unacknowledged task would be delivered a second time).
+EVALBUILDER_CHUNK_SECONDS = env.float("EVALBUILDER_CHUNK_SECONDS", default=240.0)
+# A running run with no sign of life for this long is restarted by the watchdog.
+EVALBUILDER_STALL_SECONDS = env.int("EVALBUILDER_STALL_SECONDS", default=900)
 EVALBUILDER_MAX_ATTEMPTS = env.int("EVALBUILDER_MAX_ATTEMPTS", default=4)
 EVALBUILDER_REQUEST_TIMEOUT = env.float("EVALBUILDER_REQUEST_TIMEOUT", default=120.0)
 EVALBUILDER_RETRY_BASE_DELAY = env.float("EVALBUILDER_RETRY_BASE_DELAY", default=1.0)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -18,6 +20,7 @@ from occupations.models import RubricCriterion, TaskVersion
 from runs.engine import CallOutcome, complete_all
 from runs.models import Run, Sample
 from runs.providers import ModelRequest
+from runs.services import FINISH_GRADING_TASK, GRADE_SAMPLES_TASK, enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +175,31 @@ def ungraded_samples(run: Run, graders: Sequence[Grader]):
             Exists(graded)
         )
     return pending
+
+
+GRADE_BATCH = 50
+
+
+def watch_grading() -> list[int]:
+    """Send grading again for runs whose grading has gone silent (a grading message lost
+    with a dead worker): ungraded samples are enqueued again. Returns the run ids."""
+    silent_since = timezone.now() - timedelta(seconds=settings.EVALBUILDER_STALL_SECONDS)
+    recent = Grade.objects.filter(sample__run=OuterRef("pk"), created_at__gte=silent_since)
+    stalled = Run.objects.filter(status=Run.Status.GRADING, sampled_at__lt=silent_since).exclude(
+        Exists(recent)
+    )
+    graders = active_graders()
+    restarted = []
+    for run in stalled:
+        pending = list(ungraded_samples(run, graders).values_list("pk", flat=True).distinct())
+        logger.warning("run %s: grading silent; sending %s samples again", run.pk, len(pending))
+        with transaction.atomic():
+            for start in range(0, len(pending), GRADE_BATCH):
+                enqueue(GRADE_SAMPLES_TASK, sample_ids=pending[start : start + GRADE_BATCH])
+            if not pending:
+                enqueue(FINISH_GRADING_TASK, run_id=run.pk)
+        restarted.append(run.pk)
+    return restarted
 
 
 def finish_run_grading(run: Run) -> bool:

@@ -2,11 +2,12 @@
 
 from celery import shared_task
 
+from evalbuilder.celery import DATABASE_RETRY
 from graders import services
 from runs.models import Run, Sample
 
 
-@shared_task(name="graders.tasks.grade_samples")
+@shared_task(name="graders.tasks.grade_samples", **DATABASE_RETRY)
 def grade_samples(sample_ids: list[int]) -> None:
     services.grade_samples(sample_ids)
     run_ids = set(Sample.objects.filter(pk__in=sample_ids).values_list("run_id", flat=True))
@@ -14,6 +15,11 @@ def grade_samples(sample_ids: list[int]) -> None:
         services.finish_run_grading(run)
 
 
-@shared_task(name="graders.tasks.finish_run_grading")
+@shared_task(name="graders.tasks.finish_run_grading", **DATABASE_RETRY)
 def finish_run_grading(run_id: int) -> None:
     services.finish_run_grading(Run.objects.get(pk=run_id))
+
+
+@shared_task(name="graders.tasks.watch_grading")
+def watch_grading() -> None:
+    services.watch_grading()

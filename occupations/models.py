@@ -379,6 +379,11 @@ class Suite(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=120, unique=True)
     description = models.TextField(blank=True)
+    system_prompt = models.TextField(
+        blank=True,
+        help_text="The system message every model is sent with this suite's tasks; "
+        "blank: the default one.",
+    )
     task_versions = models.ManyToManyField(TaskVersion, related_name="suites", blank=True)
     frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

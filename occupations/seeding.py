@@ -394,6 +394,7 @@ def _check_suites(path: Path, data: Any, slugs: set[str], problems: list[SeedPro
                 "slug": slug,
                 "name": name,
                 "description": str(item.get("description") or ""),
+                "system_prompt": check.text(item, record, "system_prompt", required=False),
                 "tasks": tasks,
             }
         )
@@ -533,22 +534,40 @@ def _write_task(
 
 def _write_suite(spec: dict, versions: dict[str, TaskVersion], report: SeedReport) -> None:
     suite, created = Suite.objects.get_or_create(
-        slug=spec["slug"], defaults={"name": spec["name"], "description": spec["description"]}
+        slug=spec["slug"],
+        defaults={
+            "name": spec["name"],
+            "description": spec["description"],
+            "system_prompt": spec["system_prompt"],
+        },
     )
     wanted = [
         versions[slug] for slug in (sorted(versions) if spec["tasks"] == "all" else spec["tasks"])
     ]
     current = set(suite.task_versions.values_list("pk", flat=True))
-    if current == {v.pk for v in wanted}:
+    same_versions = current == {v.pk for v in wanted}
+    same_prompt = suite.system_prompt == spec["system_prompt"]
+    if same_versions and same_prompt:
         report.counts["suites created" if created else "suites unchanged"] += 1
         return
     if suite.is_frozen:
-        report.notes.append(
-            f"suite {suite.slug} is frozen by a run, so new task versions were not added to it; "
-            "add a new suite to measure them"
-        )
+        # What models are asked must not change under a run's results.
+        if not same_versions:
+            report.notes.append(
+                f"suite {suite.slug} is frozen by a run, so new task versions were not added "
+                "to it; add a new suite to measure them"
+            )
+        if not same_prompt:
+            report.notes.append(
+                f"suite {suite.slug} is frozen by a run, so its system prompt was not changed; "
+                "add a new suite to use the new one"
+            )
         return
-    suite.task_versions.set(wanted)
+    if not same_prompt:
+        suite.system_prompt = spec["system_prompt"]
+        suite.save(update_fields=["system_prompt"])
+    if not same_versions:
+        suite.task_versions.set(wanted)
     report.counts["suites created" if created else "suites updated"] += 1
 
 

@@ -3,11 +3,13 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from occupations.models import Suite, TaskVersion
 from runs.cron import validate_cron
+from runs.providers import parameter_problems
 
 
 class ModelEndpoint(models.Model):
@@ -38,7 +40,17 @@ class ModelEndpoint(models.Model):
     parameters = models.JSONField(
         default=dict,
         blank=True,
-        help_text="Generation parameters: temperature, max_output_tokens, reasoning_effort ...",
+        help_text="Generation parameters, a JSON object; every key is optional. "
+        "temperature (0-2), top_p (0-1), max_output_tokens (whole number); "
+        "seed (whole number; OpenAI Chat Completions only); "
+        "reasoning_effort (OpenAI: none, minimal, low, medium, high, xhigh, max); "
+        "api ('chat', the default, or 'responses' for OpenAI's Responses API; "
+        "OpenAI and compatible servers); "
+        "thinking_budget (Anthropic: tokens of extended thinking, at least 1024, given on "
+        "top of max_output_tokens; temperature cannot be set with it); "
+        "vision (true when the model takes images: image attachments are then sent as "
+        "images, otherwise named and left out). "
+        "Simulated models: skill, latency_ms, failure_rate.",
     )
     input_price_per_mtok = models.DecimalField(
         max_digits=10,
@@ -52,7 +64,15 @@ class ModelEndpoint(models.Model):
         default=Decimal("0"),
         help_text="Price per million output tokens.",
     )
-    is_active = models.BooleanField(default=True)
+    max_concurrency = models.PositiveIntegerField(
+        default=8,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Most calls in flight at once from one worker; the engine backs off below it "
+        "when the provider answers 429 and grows back on success.",
+    )
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive models are skipped by schedules and kept for history."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -60,6 +80,11 @@ class ModelEndpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.display_name} (simulated)" if self.is_simulated else self.display_name
+
+    def clean(self) -> None:
+        problems = parameter_problems(self.provider, self.parameters)
+        if problems:
+            raise ValidationError({"parameters": problems})
 
     @property
     def is_simulated(self) -> bool:
@@ -85,6 +110,14 @@ class Schedule(models.Model):
         default="0 2 * * 1",
         validators=[validate_cron],
         help_text="Five cron fields: minute hour day-of-month month day-of-week.",
+    )
+    budget_per_run = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Cost cap of each run this schedule starts (blank: no cap).",
     )
     enabled = models.BooleanField(default=True)
     periodic_task = models.OneToOneField(
@@ -124,6 +157,7 @@ class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
         GRADING = "grading", "Grading"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
@@ -145,9 +179,32 @@ class Run(models.Model):
         default=False,
         help_text="Ask the model again even where the response cache holds the same call.",
     )
+    budget = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="Sampling stops, and the run pauses, once its cost reaches this.",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     planned_samples = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    stop_reason = models.CharField(
+        max_length=500, blank=True, help_text="Why the run is paused or was cancelled."
+    )
+    chunk_seq = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Number of the chunk that may go on sampling. A run samples one chunk at "
+        "a time; a chunk whose number is no longer current stops.",
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Last sign of life from a chunk."
+    )
+    concurrency = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Calls the engine allowed in flight at last report."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     sampled_at = models.DateTimeField(null=True, blank=True)
@@ -170,6 +227,18 @@ class Run(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.COMPLETED, self.Status.FAILED, self.Status.CANCELLED}
+
+    @property
+    def can_pause(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING}
+
+    @property
+    def can_resume(self) -> bool:
+        return self.status == self.Status.PAUSED
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in {self.Status.QUEUED, self.Status.RUNNING, self.Status.PAUSED}
 
 
 class Sample(models.Model):

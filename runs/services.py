@@ -10,6 +10,8 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from decimal import Decimal
 
 from celery import current_app
 from django.conf import settings
@@ -44,6 +46,7 @@ def create_run(
     schedule: Schedule | None = None,
     trigger_id: str = "",
     fresh_samples: bool = False,
+    budget: Decimal | None = None,
 ) -> Run:
     """Queue a run of a suite on an endpoint; the suite is frozen from now on.
 
@@ -72,6 +75,7 @@ def create_run(
         schedule=schedule,
         trigger_id=trigger_id,
         fresh_samples=fresh_samples,
+        budget=budget,
         samples_per_task=samples_per_task,
         planned_samples=version_count * samples_per_task,
     )
@@ -100,6 +104,7 @@ def trigger_schedule(
             samples_per_task=schedule.samples_per_task,
             schedule=schedule,
             trigger_id=trigger_id,
+            budget=schedule.budget_per_run,
         )
         for endpoint in endpoints.order_by("release_date", "pk")
         if endpoint.pk not in done
@@ -122,42 +127,143 @@ def chunked(items: Sequence, size: int) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
+def chunk_size(run: Run) -> int:
+    """Items per chunk: enough to keep the endpoint's limit busy for several rounds."""
+    return max(settings.EVALBUILDER_CHUNK_SIZE, 5 * run.endpoint.max_concurrency)
+
+
+def _send_next_chunk(run: Run, seq: int) -> bool:
+    """Enqueue chunk `seq + 1` with the next missing items, if chunk `seq` is still current.
+
+    Advancing `chunk_seq` with a conditional update makes this happen once per chunk even
+    when a chunk is redelivered after it had already handed on.
+    """
+    missing = missing_items(run)
+    if not missing:
+        return False
+    advanced = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, chunk_seq=seq).update(
+        chunk_seq=seq + 1
+    )
+    if advanced:
+        items = missing[: chunk_size(run)]
+        enqueue("runs.tasks.run_chunk", run_id=run.pk, items=[list(i) for i in items], seq=seq + 1)
+    return bool(advanced)
+
+
 @transaction.atomic
 def start_run(run: Run) -> None:
-    """Fan a run out into chunk tasks for every pair not sampled yet.
+    """Set a queued run going: its first chunk samples, and each chunk hands on to the next.
 
-    Redelivered after a crash, it sends the missing chunks again rather than nothing.
+    Redelivered, it starts nothing twice: only a queued run is started here.
     """
-    run = Run.objects.select_for_update().get(pk=run.pk)
-    if run.status == Run.Status.QUEUED:
-        run.status, run.started_at = Run.Status.RUNNING, timezone.now()
-        run.save(update_fields=["status", "started_at"])
-    elif run.status != Run.Status.RUNNING:
+    run = Run.objects.select_for_update().select_related("endpoint").get(pk=run.pk)
+    if run.status != Run.Status.QUEUED:
         logger.info("run %s is %s; not starting it again", run.pk, run.status)
         return
-    missing = missing_items(run)
-    for chunk in chunked(missing, settings.EVALBUILDER_CHUNK_SIZE):
-        enqueue("runs.tasks.run_chunk", run_id=run.pk, items=[list(i) for i in chunk])
-    if not missing:
+    run.status, run.started_at, run.heartbeat_at = Run.Status.RUNNING, timezone.now(), None
+    run.save(update_fields=["status", "started_at", "heartbeat_at"])
+    if not _send_next_chunk(run, run.chunk_seq):
         finish_sampling_if_done(run)
 
 
-def run_chunk(run: Run, items: Sequence[engine.WorkItem]) -> None:
-    """Sample one chunk, pass its samples to grading, and close sampling when all are in.
+def run_chunk(run: Run, items: Sequence[engine.WorkItem], seq: int | None = None) -> None:
+    """Sample one chunk, pass its samples to grading, and hand on to the next chunk.
 
     Grading is asked for every done sample of the chunk, not only the ones written now:
     a chunk redelivered after a crash between writing and enqueueing still gets graded
     (grading skips samples it has graded already).
     """
-    if run.status not in (Run.Status.RUNNING, Run.Status.GRADING):
-        logger.info("run %s is %s; skipping a chunk", run.pk, run.status)
+    if run.status != Run.Status.RUNNING or (seq is not None and run.chunk_seq != seq):
+        logger.info(
+            "run %s is %s at chunk %s; skipping chunk %s", run.pk, run.status, run.chunk_seq, seq
+        )
         return
-    engine.sample_chunk(run, items)
+    result = engine.sample_chunk(run, items, seq=seq)
     with transaction.atomic():
         done = done_sample_ids(run, items)
         if done:
             enqueue(GRADE_SAMPLES_TASK, sample_ids=done)
+        if result.stop in ("budget", "fatal"):
+            pause_run(run, reason=_stop_message(result))
+            return
+        if result.stop == "run":
+            return  # paused, cancelled, or superseded by a newer chunk
+        current = seq if seq is not None else Run.objects.get(pk=run.pk).chunk_seq
+        if not _send_next_chunk(run, current):
+            finish_sampling_if_done(run)
+
+
+def _stop_message(result: engine.ChunkResult) -> str:
+    if result.stop == "budget":
+        return f"Stopped: {result.detail}. Raise the budget and resume to go on."
+    return f"Stopped: the provider refused ({result.detail}). Fix it and resume."
+
+
+# --- operator controls ----------------------------------------------------------------
+
+
+@transaction.atomic
+def pause_run(run: Run, *, reason: str = "Paused by an operator.") -> bool:
+    """Stop sending new calls; calls in flight finish and are kept. Resume goes on from there."""
+    paused = Run.objects.filter(
+        pk=run.pk, status__in=[Run.Status.QUEUED, Run.Status.RUNNING]
+    ).update(status=Run.Status.PAUSED, stop_reason=reason[:500])
+    if paused:
+        logger.info("run %s paused: %s", run.pk, reason)
+    return bool(paused)
+
+
+@transaction.atomic
+def resume_run(run: Run, *, budget=None) -> bool:
+    """Go on with a paused run from its missing samples, optionally with a new budget."""
+    run = Run.objects.select_for_update().select_related("endpoint").get(pk=run.pk)
+    if run.status != Run.Status.PAUSED:
+        return False
+    if budget is not None:
+        run.budget = budget
+    run.status, run.stop_reason, run.heartbeat_at = Run.Status.RUNNING, "", timezone.now()
+    if run.started_at is None:
+        run.started_at = timezone.now()
+    run.save(update_fields=["status", "stop_reason", "heartbeat_at", "budget", "started_at"])
+    restart_chain(run)
+    return True
+
+
+@transaction.atomic
+def cancel_run(run: Run, *, reason: str = "Cancelled by an operator.") -> bool:
+    """End the run for good; samples and grades written so far stay for the record."""
+    cancelled = Run.objects.filter(
+        pk=run.pk, status__in=[Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.PAUSED]
+    ).update(status=Run.Status.CANCELLED, stop_reason=reason[:500], finished_at=timezone.now())
+    return bool(cancelled)
+
+
+def restart_chain(run: Run) -> None:
+    """Start a new chunk chain for a running run; an older chain stops at its next look."""
+    seq = Run.objects.get(pk=run.pk).chunk_seq
+    if not _send_next_chunk(run, seq):
         finish_sampling_if_done(run)
+
+
+def watch_runs() -> list[int]:
+    """Restart runs whose chunks have gone silent (a lost broker message, a dead worker on a
+    broker that does not redeliver). Returns the ids of the runs restarted."""
+    silent_since = timezone.now() - timedelta(seconds=settings.EVALBUILDER_STALL_SECONDS)
+    stalled = Run.objects.filter(status=Run.Status.RUNNING).filter(
+        Q(heartbeat_at__lt=silent_since) | Q(heartbeat_at__isnull=True, started_at__lt=silent_since)
+    )
+    restarted = []
+    for run in stalled.select_related("endpoint"):
+        with transaction.atomic():
+            logger.warning(
+                "run %s has been silent since %s; restarting its chunks",
+                run.pk,
+                run.heartbeat_at or run.started_at,
+            )
+            Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+            restart_chain(run)
+            restarted.append(run.pk)
+    return restarted
 
 
 def done_sample_ids(run: Run, items: Sequence[engine.WorkItem]) -> list[int]:
@@ -200,18 +306,84 @@ def wait_for_runs(
         time.sleep(poll)
 
 
-def run_progress(run: Run) -> dict[str, int]:
-    """Counts, tokens and cost of a run's samples, in one query."""
-    totals = Sample.objects.filter(run=run).aggregate(
+def run_progress(run: Run) -> dict:
+    """Where a run stands: counts, tokens, cost, errors by kind, rate and time left.
+
+    The rate is of samples written by this run's calls (answers from the cache are not
+    counted, they come at once), over the time the run has been sampling.
+    """
+    samples = Sample.objects.filter(run=run)
+    totals = samples.aggregate(
         written=Count("pk"),
         done=Count("pk", filter=Q(status=Sample.Status.DONE)),
         failed=Count("pk", filter=Q(status=Sample.Status.FAILED)),
+        cached=Count("pk", filter=Q(cached=True)),
+        tries=Sum("tries", default=0),
         input_tokens=Sum("input_tokens", default=0),
         output_tokens=Sum("output_tokens", default=0),
-        cost=Sum("cost", default=0),
+        cost=Sum("cost", default=Decimal("0")),
     )
     totals["planned"] = run.planned_samples
+    totals["remaining"] = max(0, run.planned_samples - totals["written"])
+    totals["retries"] = max(0, totals.pop("tries") - (totals["written"] - totals["cached"]))
+    totals["errors_by_kind"] = dict(
+        samples.filter(status=Sample.Status.FAILED)
+        .values_list("error_kind")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "error_kind")
+    )
+    end = run.sampled_at or (timezone.now() if run.status == Run.Status.RUNNING else None)
+    elapsed = (end - run.started_at).total_seconds() if end and run.started_at else 0.0
+    fresh = totals["written"] - totals["cached"]
+    rate = fresh / elapsed if elapsed > 0 and fresh > 0 else 0.0
+    totals["elapsed_seconds"] = round(elapsed, 1)
+    totals["samples_per_minute"] = round(rate * 60, 1)
+    totals["eta_seconds"] = (
+        round(totals["remaining"] / rate) if rate > 0 and run.status == Run.Status.RUNNING else None
+    )
+    totals["concurrency"] = run.concurrency
+    totals["budget"] = run.budget
     return totals
+
+
+def schedule_cost(schedule: Schedule) -> dict:
+    """Tokens and cost of every run a schedule started."""
+    return Sample.objects.filter(run__schedule=schedule).aggregate(
+        runs=Count("run", distinct=True),
+        input_tokens=Sum("input_tokens", default=0),
+        output_tokens=Sum("output_tokens", default=0),
+        cost=Sum("cost", default=Decimal("0")),
+    )
+
+
+@transaction.atomic
+def register_endpoint(
+    endpoint: ModelEndpoint,
+    *,
+    run_suite: Suite | None = None,
+    samples_per_task: int = 1,
+    budget: Decimal | None = None,
+) -> Run | None:
+    """Save a new model endpoint and, if asked, queue a run of a suite on it at once."""
+    endpoint.full_clean()
+    endpoint.save()
+    if run_suite is None:
+        return None
+    return create_run(run_suite, endpoint, samples_per_task=samples_per_task, budget=budget)
+
+
+def current_suite() -> Suite | None:
+    """The suite a newly registered model is measured on: the latest one a schedule runs,
+    else the latest suite."""
+    scheduled = (
+        Schedule.objects.filter(enabled=True)
+        .select_related("suite")
+        .order_by("-created_at")
+        .first()
+    )
+    if scheduled is not None:
+        return scheduled.suite
+    return Suite.objects.order_by("-created_at").first()
 
 
 # --- schedules ----------------------------------------------------------------------
@@ -248,6 +420,7 @@ def save_schedule(
     cron: str,
     samples_per_task: int,
     enabled: bool = True,
+    budget_per_run: Decimal | None = None,
 ) -> Schedule:
     """Create or update a schedule by name, with its beat entry."""
     parse_cron(cron)  # fail before writing anything
@@ -258,6 +431,7 @@ def save_schedule(
             "cron": cron,
             "samples_per_task": samples_per_task,
             "enabled": enabled,
+            "budget_per_run": budget_per_run,
         },
     )
     schedule.endpoints.set(list(endpoints))

@@ -4,6 +4,7 @@ import logging
 
 from celery import shared_task
 
+from evalbuilder.celery import DATABASE_RETRY
 from runs import services
 from runs.models import Run, Schedule
 
@@ -19,12 +20,19 @@ def run_schedule(self, schedule_id: int, endpoint_ids: list[int] | None = None) 
     services.trigger_schedule(schedule, trigger_id=self.request.id or "", endpoint_ids=endpoint_ids)
 
 
-@shared_task(name="runs.tasks.start_run")
+@shared_task(name="runs.tasks.start_run", **DATABASE_RETRY)
 def start_run(run_id: int) -> None:
     services.start_run(Run.objects.get(pk=run_id))
 
 
-@shared_task(name="runs.tasks.run_chunk")
-def run_chunk(run_id: int, items: list[list[int]]) -> None:
-    run = Run.objects.select_related("endpoint").get(pk=run_id)
-    services.run_chunk(run, [(version_id, attempt) for version_id, attempt in items])
+@shared_task(name="runs.tasks.run_chunk", **DATABASE_RETRY)
+def run_chunk(run_id: int, items: list[list[int]], seq: int | None = None) -> None:
+    run = Run.objects.select_related("endpoint", "suite").get(pk=run_id)
+    services.run_chunk(run, [(version_id, attempt) for version_id, attempt in items], seq)
+
+
+@shared_task(name="runs.tasks.watch_runs")
+def watch_runs() -> None:
+    restarted = services.watch_runs()
+    if restarted:
+        logger.warning("restarted stalled runs %s", restarted)

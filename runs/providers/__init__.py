@@ -1,14 +1,16 @@
 """One small interface over every model provider.
 
 A provider turns a `ModelRequest` into a `ModelResponse` or raises `ProviderError` with a
-kind that says whether trying again can help. Retrying is done once, by `call_with_retries`,
-so the SDKs' own retries are turned off.
+kind that says whether trying again can help. Retrying is done once, by the run engine
+(`runs.engine.call_with_retries`), so the SDKs' own retries are turned off.
 """
 
 from __future__ import annotations
 
-import asyncio
+import datetime
+import math
 import random
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,18 +20,38 @@ if TYPE_CHECKING:
     from runs.models import ModelEndpoint
 
 
+ContentPart = dict[str, Any]
+"""One part of a message in OpenAI chat format: {"type": "text", "text": ...} or
+{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}."""
+
+Message = dict[str, Any]
+"""{"role": "system" | "user" | "assistant", "content": text or a list of ContentParts}."""
+
+
 @dataclass(frozen=True)
 class ModelRequest:
     """What is sent to a model."""
 
-    messages: list[dict[str, str]]
-    """Chat messages, each {"role": "system" | "user" | "assistant", "content": text}."""
+    messages: list[Message]
+    """Chat messages; content is text, or a list of parts when images go with it."""
     max_output_tokens: int | None = None
     """Upper bound on the reply's length; None leaves the provider's default."""
     json_output: bool = False
     """Ask for a single JSON object (judges)."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Ids the simulated provider uses to look up what it 'knows'; never sent to an API."""
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The request budget a provider reports in its response headers."""
+
+    limit: int | None = None
+    """Requests allowed per minute."""
+    remaining: int | None = None
+    """Requests left before the provider starts refusing."""
+    reset_seconds: float | None = None
+    """Seconds until the budget is whole again."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +62,23 @@ class ModelResponse:
     input_tokens: int = 0
     output_tokens: int = 0
     latency_ms: int = 0
+    rate_limits: RateLimits | None = None
+
+
+def content_text(content: str | list[ContentPart]) -> str:
+    """The text of a message's content, its text parts joined; images are left out."""
+    if isinstance(content, str):
+        return content
+    return "\n\n".join(part["text"] for part in content if part.get("type") == "text")
 
 
 class ProviderError(Exception):
     """A failed model call, classified so that the retry layer knows what to do."""
 
-    RETRYABLE = frozenset({"rate_limit", "server_error", "overloaded", "timeout", "connection"})
+    # A malformed reply is usually a proxy or a connection cut short: worth another try.
+    RETRYABLE = frozenset(
+        {"rate_limit", "server_error", "overloaded", "timeout", "connection", "bad_response"}
+    )
 
     def __init__(self, kind: str, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -76,6 +109,10 @@ def get_provider(
 
     kind = endpoint.provider
     if kind in (ModelEndpoint.Provider.OPENAI, ModelEndpoint.Provider.OPENAI_COMPATIBLE):
+        if (endpoint.parameters or {}).get("api") == "responses":
+            from runs.providers.openai_responses import OpenAIResponsesProvider
+
+            return OpenAIResponsesProvider(endpoint, timeout=timeout)
         from runs.providers.openai_chat import OpenAIChatProvider
 
         return OpenAIChatProvider(endpoint, timeout=timeout)
@@ -88,6 +125,86 @@ def get_provider(
 
         return SimulatedProvider(endpoint, task_versions)
     raise ValueError(f"Endpoint {endpoint.slug!r} has unknown provider {kind!r}")
+
+
+OPENAI_STYLE = frozenset({"openai", "openai_compatible"})
+REAL_PROVIDERS = OPENAI_STYLE | {"anthropic"}
+EVERY_PROVIDER = REAL_PROVIDERS | {"simulated"}
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+"""The values the openai SDK's ReasoningEffort allows."""
+MIN_THINKING_BUDGET = 1024  # the Messages API's smallest budget_tokens
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One key of ModelEndpoint.parameters: what it must be and which providers read it."""
+
+    kind: type
+    """bool, int, float (an int is a float too) or str."""
+    providers: frozenset[str]
+    """The ModelEndpoint.provider values whose providers read it."""
+    choices: tuple[str, ...] = ()
+    """The values allowed, when they are a fixed few."""
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+# ModelEndpoint.parameters' help_text describes these keys; keep the two in step.
+PARAMETERS: dict[str, Parameter] = {
+    "temperature": Parameter(float, REAL_PROVIDERS, minimum=0, maximum=2),
+    "top_p": Parameter(float, REAL_PROVIDERS, minimum=0, maximum=1),
+    "seed": Parameter(int, OPENAI_STYLE),
+    "max_output_tokens": Parameter(int, REAL_PROVIDERS, minimum=1),
+    "reasoning_effort": Parameter(str, OPENAI_STYLE, choices=REASONING_EFFORTS),
+    "thinking_budget": Parameter(int, frozenset({"anthropic"}), minimum=MIN_THINKING_BUDGET),
+    "api": Parameter(str, OPENAI_STYLE, choices=("chat", "responses")),
+    "vision": Parameter(bool, EVERY_PROVIDER),
+    "skill": Parameter(float, frozenset({"simulated"})),
+    "latency_ms": Parameter(int, frozenset({"simulated"}), minimum=0),
+    "failure_rate": Parameter(float, frozenset({"simulated"}), minimum=0, maximum=1),
+}
+
+_KIND_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def _has_kind(value: object, kind: type) -> bool:
+    if isinstance(value, bool):  # JSON true is not the number 1
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float) and math.isfinite(value)
+    return isinstance(value, kind)
+
+
+def parameter_problems(provider: str, parameters: object) -> list[str]:
+    """What is wrong with an endpoint's parameters, one message per problem naming its key."""
+    if not isinstance(parameters, dict):
+        return ['parameters must be a JSON object, e.g. {"temperature": 0.2}']
+    problems = []
+    for key, value in parameters.items():
+        spec = PARAMETERS.get(key)
+        if spec is None:
+            known = ", ".join(name for name, p in PARAMETERS.items() if provider in p.providers)
+            problems.append(f"{key}: unknown parameter; {provider} endpoints take {known}")
+        elif provider not in spec.providers:
+            problems.append(f"{key}: not used by {provider} endpoints")
+        elif not _has_kind(value, spec.kind):
+            problems.append(f"{key}: must be {_KIND_WORDS[spec.kind]}, got {value!r}")
+        elif spec.choices and value not in spec.choices:
+            problems.append(f"{key}: must be one of {', '.join(spec.choices)}, got {value!r}")
+        elif spec.minimum is not None and value < spec.minimum:
+            problems.append(f"{key}: must be at least {spec.minimum}, got {value!r}")
+        elif spec.maximum is not None and value > spec.maximum:
+            problems.append(f"{key}: must be at most {spec.maximum}, got {value!r}")
+    if provider == "anthropic" and "thinking_budget" in parameters:
+        # The Messages API's rules for a model that thinks.
+        if "temperature" in parameters:
+            problems.append("temperature: cannot be set with thinking_budget")
+        top_p = parameters.get("top_p")
+        if _has_kind(top_p, float) and top_p < 0.95:
+            problems.append(f"top_p: must be at least 0.95 with thinking_budget, got {top_p!r}")
+    if parameters.get("api") == "responses" and "seed" in parameters:
+        problems.append("seed: the Responses API takes no seed")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -103,25 +220,6 @@ class RetryPolicy:
             return min(error.retry_after, self.max_delay)
         backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return backoff * random.uniform(0.5, 1.0)
-
-
-async def call_with_retries(
-    provider: Provider, request: ModelRequest, policy: RetryPolicy
-) -> tuple[ModelResponse, int]:
-    """Call the provider until it answers or fails for good; returns the response and tries.
-
-    The final ProviderError carries the number of tries in `tries`.
-    """
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await provider.complete(request), attempt
-        except ProviderError as error:
-            error.tries = attempt
-            if not error.retryable or attempt >= policy.max_attempts:
-                raise
-            await asyncio.sleep(policy.delay(attempt, error))
 
 
 def elapsed_ms(started: float) -> int:
@@ -144,6 +242,57 @@ def retry_after_from_headers(headers: Any) -> float | None:
             return float(value)
         except ValueError:
             return None
+    return None
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration_seconds(value: str) -> float | None:
+    """OpenAI's reset durations: '20ms', '1s', '6m0s', '1h2m3.5s'."""
+    parts = _DURATION_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value.strip():
+        return None
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def _int_header(headers: Any, name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def rate_limits_from_headers(headers: Any) -> RateLimits | None:
+    """Request limits from OpenAI's x-ratelimit-* or Anthropic's anthropic-ratelimit-*
+    headers; None when the server sends neither (most local servers)."""
+    if headers is None:
+        return None
+    limit = _int_header(headers, "x-ratelimit-limit-requests")
+    if limit is not None:
+        reset = headers.get("x-ratelimit-reset-requests")
+        return RateLimits(
+            limit=limit,
+            remaining=_int_header(headers, "x-ratelimit-remaining-requests"),
+            reset_seconds=_duration_seconds(reset) if reset else None,
+        )
+    limit = _int_header(headers, "anthropic-ratelimit-requests-limit")
+    if limit is not None:
+        reset = headers.get("anthropic-ratelimit-requests-reset")
+        reset_seconds = None
+        if reset:
+            try:
+                moment = datetime.datetime.fromisoformat(reset.replace("Z", "+00:00"))
+                reset_seconds = max(0.0, moment.timestamp() - time.time())
+            except ValueError:
+                pass
+        return RateLimits(
+            limit=limit,
+            remaining=_int_header(headers, "anthropic-ratelimit-requests-remaining"),
+            reset_seconds=reset_seconds,
+        )
     return None
 
 

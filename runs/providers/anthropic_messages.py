@@ -7,9 +7,34 @@ from typing import Any
 import anthropic
 
 from runs.models import ModelEndpoint
-from runs.providers import ModelRequest, ModelResponse, ProviderError, elapsed_ms, from_sdk_error
+from runs.providers import (
+    ContentPart,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    content_text,
+    elapsed_ms,
+    from_sdk_error,
+    rate_limits_from_headers,
+)
 
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
+
+
+def anthropic_part(part: ContentPart) -> dict[str, Any]:
+    """A chat content part (OpenAI format) as an Anthropic content block."""
+    if part.get("type") == "text":
+        return {"type": "text", "text": part["text"]}
+    if part.get("type") == "image_url":
+        url = part["image_url"]["url"]
+        header, _, data = url.partition(",")
+        if url.startswith("data:") and header.endswith(";base64"):
+            media_type = header.removeprefix("data:").removesuffix(";base64")
+            source = {"type": "base64", "media_type": media_type, "data": data}
+        else:
+            source = {"type": "url", "url": url}
+        return {"type": "image", "source": source}
+    return part
 
 
 class AnthropicMessagesProvider:
@@ -26,36 +51,55 @@ class AnthropicMessagesProvider:
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         params: dict[str, Any] = dict(self.endpoint.parameters or {})
-        system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
-        messages = [m for m in request.messages if m["role"] != "system"]
-        kwargs: dict[str, Any] = {
-            "model": self.endpoint.model_id,
-            "messages": messages,
-            "max_tokens": request.max_output_tokens
-            or params.get("max_output_tokens")
-            or DEFAULT_MAX_TOKENS,
-        }
+        system = "\n\n".join(
+            content_text(m["content"]) for m in request.messages if m["role"] == "system"
+        )
+        messages = [
+            {
+                "role": m["role"],
+                "content": m["content"]
+                if isinstance(m["content"], str)
+                else [anthropic_part(part) for part in m["content"]],
+            }
+            for m in request.messages
+            if m["role"] != "system"
+        ]
+        max_tokens = (
+            request.max_output_tokens or params.get("max_output_tokens") or DEFAULT_MAX_TOKENS
+        )
+        kwargs: dict[str, Any] = {"model": self.endpoint.model_id, "messages": messages}
         if system:
             kwargs["system"] = system
-        if "thinking_budget" in params:
-            kwargs["thinking"] = {"type": "enabled", "budget_tokens": params["thinking_budget"]}
+        budget = params.get("thinking_budget")
+        if budget:
+            kwargs["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            # Thinking counts against max_tokens, which must exceed the budget: the answer
+            # keeps the room it was given, on top of the thinking.
+            max_tokens += budget
+            # A thinking model refuses a temperature.
+            params.pop("temperature", None)
+        kwargs["max_tokens"] = max_tokens
+        # This SDK's create() has no temperature or top_p argument; the API still takes them.
         extra = {name: params[name] for name in ("temperature", "top_p") if name in params}
         if extra:
             kwargs["extra_body"] = extra
         started = time.monotonic()
         try:
-            message = await self.client.messages.create(**kwargs)
+            raw = await self.client.messages.with_raw_response.create(**kwargs)
+            message = await raw.parse()
         except anthropic.AnthropicError as error:
             raise from_sdk_error(error, anthropic) from error
         except (ValueError, TypeError, KeyError) as error:
             # A body that is not the JSON the SDK expects (a broken proxy, a truncated reply).
             raise ProviderError("bad_response", f"unreadable reply: {error}") from error
-        text = "".join(getattr(block, "text", "") for block in message.content)
+        # Thinking blocks are the model's working, not its answer.
+        text = "".join(block.text for block in message.content if block.type == "text")
         return ModelResponse(
             text=text,
             input_tokens=message.usage.input_tokens,
             output_tokens=message.usage.output_tokens,
             latency_ms=elapsed_ms(started),
+            rate_limits=rate_limits_from_headers(raw.headers),
         )
 
     async def aclose(self) -> None:

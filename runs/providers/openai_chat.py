@@ -7,27 +7,37 @@ from typing import Any
 import openai
 
 from runs.models import ModelEndpoint
-from runs.providers import ModelRequest, ModelResponse, ProviderError, elapsed_ms, from_sdk_error
+from runs.providers import (
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    elapsed_ms,
+    from_sdk_error,
+    rate_limits_from_headers,
+)
+
+
+def openai_client(endpoint: ModelEndpoint, *, timeout: float) -> openai.AsyncOpenAI:
+    """The SDK client for an OpenAI or OpenAI-compatible endpoint, its own retries off."""
+    key_env = endpoint.api_key_env or "OPENAI_API_KEY"
+    api_key = os.environ.get(key_env)
+    if not api_key:
+        if endpoint.provider != ModelEndpoint.Provider.OPENAI_COMPATIBLE:
+            raise ProviderError("auth", f"{key_env} is not set in the environment")
+        api_key = "not-needed"  # local servers often take any key
+    base_url = endpoint.base_url or os.environ.get("OPENAI_BASE_URL") or None
+    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
 
 
 class OpenAIChatProvider:
     def __init__(self, endpoint: ModelEndpoint, *, timeout: float) -> None:
         self.endpoint = endpoint
-        key_env = endpoint.api_key_env or "OPENAI_API_KEY"
-        api_key = os.environ.get(key_env)
-        is_compatible = endpoint.provider == ModelEndpoint.Provider.OPENAI_COMPATIBLE
-        if not api_key:
-            if not is_compatible:
-                raise ProviderError("auth", f"{key_env} is not set in the environment")
-            api_key = "not-needed"  # local servers often take any key
-        base_url = endpoint.base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self.is_compatible = is_compatible
-        self.client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0
-        )
+        self.is_compatible = endpoint.provider == ModelEndpoint.Provider.OPENAI_COMPATIBLE
+        self.client = openai_client(endpoint, timeout=timeout)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         params: dict[str, Any] = dict(self.endpoint.parameters or {})
+        # Messages are already in chat format, image parts included.
         kwargs: dict[str, Any] = {"model": self.endpoint.model_id, "messages": request.messages}
         max_tokens = request.max_output_tokens or params.get("max_output_tokens")
         if max_tokens:
@@ -40,7 +50,8 @@ class OpenAIChatProvider:
             kwargs["response_format"] = {"type": "json_object"}
         started = time.monotonic()
         try:
-            completion = await self.client.chat.completions.create(**kwargs)
+            raw = await self.client.chat.completions.with_raw_response.create(**kwargs)
+            completion = raw.parse()
         except openai.OpenAIError as error:
             raise from_sdk_error(error, openai) from error
         except (ValueError, TypeError, KeyError) as error:
@@ -55,6 +66,7 @@ class OpenAIChatProvider:
             input_tokens=usage.prompt_tokens if usage else 0,
             output_tokens=usage.completion_tokens if usage else 0,
             latency_ms=elapsed_ms(started),
+            rate_limits=rate_limits_from_headers(raw.headers),
         )
 
     async def aclose(self) -> None:

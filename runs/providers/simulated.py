@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from runs.models import ModelEndpoint
-from runs.providers import ModelRequest, ModelResponse, ProviderError
+from runs.providers import ModelRequest, ModelResponse, ProviderError, content_text
 from runs.providers.judging import OUTPUT_CLOSE, OUTPUT_OPEN
 from runs.providers.textmatch import coverage, criterion_matches
 
@@ -85,12 +85,13 @@ class SimulatedProvider:
     async def complete(self, request: ModelRequest) -> ModelResponse:
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
-        prompt = "\n".join(m["content"] for m in request.messages)
+        # It reads the text only: image parts are there for models that see.
+        prompt = "\n".join(content_text(m["content"]) for m in request.messages)
         rng = random.Random(self._seed(request))
         if self.failure_rate and rng.random() < self.failure_rate:
             raise ProviderError("server_error", "simulated server error")
         if request.metadata.get("purpose") == "judge":
-            text = judge_reply(request.messages[-1]["content"])
+            text = judge_reply(content_text(request.messages[-1]["content"]))
         else:
             text = self._attempt(request, rng)
         return ModelResponse(
