@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("reports.urls")),
     path("", include("occupations.urls")),
+    path("", include("runs.urls")),
     path("", include("graders.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

@@ -1,10 +1,13 @@
 """Run pages: progress, every sample with its grades and per-criterion verdicts."""
 
+from decimal import Decimal
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -13,8 +16,8 @@ from graders import calibration
 from graders.models import Grade
 from occupations import permissions
 from occupations.models import Task
-from runs import services
-from runs.models import Run, Sample
+from runs.models import ModelEndpoint, Run, Sample
+from runs.progress import progress_of
 
 
 @login_required
@@ -25,11 +28,32 @@ def run_list(request):
         .annotate(
             written=Count("samples"),
             failed=Count("samples", filter=Q(samples__status=Sample.Status.FAILED)),
+            spent=Sum("samples__cost", default=Decimal("0")),
         )
         .order_by("-created_at")
     )
+    # Unknown filter values are ignored rather than refused: the list is only narrower.
+    filters = {}
+    status = request.GET.get("status", "")
+    if status in Run.Status.values:
+        runs = runs.filter(status=status)
+        filters["status"] = status
+    model = request.GET.get("model", "")
+    if model:
+        runs = runs.filter(endpoint__slug=model)
+        filters["model"] = model
     page = Paginator(runs, 50).get_page(request.GET.get("page"))
-    return render(request, "graders/run_list.html", {"page": page})
+    return render(
+        request,
+        "graders/run_list.html",
+        {
+            "page": page,
+            "statuses": Run.Status.choices,
+            "models": ModelEndpoint.objects.filter(runs__isnull=False).distinct(),
+            "filters": filters,
+            "query": urlencode(filters),
+        },
+    )
 
 
 @login_required
@@ -54,9 +78,10 @@ def run_detail(request, pk: int):
         "graders/run_detail.html",
         {
             "run": run,
-            "progress": services.run_progress(run),
+            "progress": progress_of(run),
             "page": page,
             "can_see_held_out": request.user.has_perm("runs.view_sample"),
+            "can_control": request.user.has_perm("runs.change_run"),
         },
     )
 

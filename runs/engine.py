@@ -51,7 +51,7 @@ FATAL_KINDS = frozenset({"auth", "spend_limit"})
 RATE_KINDS = frozenset({"rate_limit", "overloaded"})
 
 WRITE_EVERY_SAMPLES = 50
-WRITE_EVERY_SECONDS = 1.0
+WRITE_EVERY_SECONDS = 0.25
 LOOK_AT_RUN_EVERY_SECONDS = 1.0
 
 

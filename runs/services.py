@@ -47,11 +47,13 @@ def create_run(
     trigger_id: str = "",
     fresh_samples: bool = False,
     budget: Decimal | None = None,
+    use_batch: bool = False,
 ) -> Run:
     """Queue a run of a suite on an endpoint; the suite is frozen from now on.
 
     Calls identical to earlier ones are answered from the response cache unless
-    `fresh_samples` asks the model again.
+    `fresh_samples` asks the model again. `use_batch` samples through the provider's batch
+    API (runs/batches.py).
     """
     if samples_per_task < 1:
         raise ValueError("samples_per_task must be at least 1")
@@ -78,6 +80,7 @@ def create_run(
         budget=budget,
         samples_per_task=samples_per_task,
         planned_samples=version_count * samples_per_task,
+        use_batch=use_batch,
     )
     enqueue("runs.tasks.start_run", run_id=run.pk)
     return run
@@ -85,11 +88,16 @@ def create_run(
 
 @transaction.atomic
 def trigger_schedule(
-    schedule: Schedule, *, trigger_id: str = "", endpoint_ids: Iterable[int] | None = None
+    schedule: Schedule,
+    *,
+    trigger_id: str = "",
+    endpoint_ids: Iterable[int] | None = None,
+    use_batch: bool | None = None,
 ) -> list[Run]:
     """One run per active endpoint of the schedule (or of `endpoint_ids` among them).
 
     A trigger id (the beat message's id) makes a redelivered trigger start nothing twice.
+    The runs use batch APIs as the schedule says, unless `use_batch` says otherwise.
     """
     endpoints = schedule.endpoints.filter(is_active=True)
     if endpoint_ids is not None:
@@ -105,6 +113,7 @@ def trigger_schedule(
             schedule=schedule,
             trigger_id=trigger_id,
             budget=schedule.budget_per_run,
+            use_batch=schedule.use_batch if use_batch is None else use_batch,
         )
         for endpoint in endpoints.order_by("release_date", "pk")
         if endpoint.pk not in done
@@ -162,6 +171,11 @@ def start_run(run: Run) -> None:
         return
     run.status, run.started_at, run.heartbeat_at = Run.Status.RUNNING, timezone.now(), None
     run.save(update_fields=["status", "started_at", "heartbeat_at"])
+    if run.use_batch and not run.endpoint.is_simulated:
+        enqueue("runs.tasks.submit_batch", run_id=run.pk, seq=run.chunk_seq)
+        return
+    if run.use_batch:
+        logger.info("run %s: simulated models have no batch API; sampling live", run.pk)
     if not _send_next_chunk(run, run.chunk_seq):
         finish_sampling_if_done(run)
 
@@ -421,19 +435,28 @@ def save_schedule(
     samples_per_task: int,
     enabled: bool = True,
     budget_per_run: Decimal | None = None,
+    schedule: Schedule | None = None,
+    created_by=None,
 ) -> Schedule:
-    """Create or update a schedule by name, with its beat entry."""
+    """Create a schedule, or update `schedule` (else the one of that name), with its beat
+    entry."""
     parse_cron(cron)  # fail before writing anything
-    schedule, _ = Schedule.objects.update_or_create(
-        name=name,
-        defaults={
-            "suite": suite,
-            "cron": cron,
-            "samples_per_task": samples_per_task,
-            "enabled": enabled,
-            "budget_per_run": budget_per_run,
-        },
-    )
+    values = {
+        "name": name,
+        "suite": suite,
+        "cron": cron,
+        "samples_per_task": samples_per_task,
+        "enabled": enabled,
+        "budget_per_run": budget_per_run,
+    }
+    if schedule is None:
+        schedule, _ = Schedule.objects.update_or_create(
+            name=name, defaults=values, create_defaults={**values, "created_by": created_by}
+        )
+    else:
+        for field, value in values.items():
+            setattr(schedule, field, value)
+        schedule.save()
     schedule.endpoints.set(list(endpoints))
     sync_periodic_task(schedule)
     return schedule

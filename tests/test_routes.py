@@ -20,7 +20,7 @@ from tests.authoring import make_world, publish_through_review, write_draft
 pytestmark = pytest.mark.django_db
 
 ROLES = ("anonymous", "author_a", "author_b", "reviewer_a", "operator", "analyst", "admin")
-OWN_APPS = {"reports", "occupations", "graders"}
+OWN_APPS = {"reports", "occupations", "runs", "graders"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,18 @@ TABLE: dict[str, Route] = {
     "occupations:suites": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
     "occupations:new_suite": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
     "occupations:suite": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "runs:models": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    "runs:new_model": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "runs:edit_model": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "runs:schedules": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "runs:new_schedule": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "runs:edit_schedule": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "runs:run_schedule": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
+    "runs:new_run": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "runs:pause": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
+    "runs:resume": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
+    "runs:cancel": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
+    "runs:progress": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
 }
 
 
@@ -99,7 +111,11 @@ def world(seeded, settings, tmp_path, make_endpoint):
     )
     suite = Suite.objects.create(name="Open suite", slug="open-suite")
     grader = Grader.objects.create(name="Simulated judge", judge=make_endpoint("sim-judge"))
-    run = run_services.create_run(Suite.objects.get(slug="demo"), make_endpoint("sim-model"))
+    model = make_endpoint("sim-model")
+    run = run_services.create_run(Suite.objects.get(slug="demo"), model)
+    schedule = run_services.save_schedule(
+        name="Weekly", suite=run.suite, endpoints=[model], cron="0 2 * * 1", samples_per_task=1
+    )
     kwargs = {
         "reports:job_category": {"pk": Occupation.objects.get(code="23-0000").pk},
         "graders:run": {"pk": run.pk},
@@ -117,6 +133,13 @@ def world(seeded, settings, tmp_path, make_endpoint):
         "occupations:delete_attachment": {"pk": attachment.pk},
         "occupations:panel": {"slug": "legal"},
         "occupations:suite": {"slug": suite.slug},
+        "runs:edit_model": {"slug": model.slug},
+        "runs:edit_schedule": {"pk": schedule.pk},
+        "runs:run_schedule": {"pk": schedule.pk},
+        "runs:pause": {"pk": run.pk},
+        "runs:resume": {"pk": run.pk},
+        "runs:cancel": {"pk": run.pk},
+        "runs:progress": {"pk": run.pk},
     }
     post_data = {
         "occupations:review": {"decision": "approve"},

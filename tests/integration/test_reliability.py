@@ -112,8 +112,9 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(
             )
             print(first.output()[-3000:], second.output()[-5000:], beat.output()[-2000:])
             raise
-        # Only calls in flight when the worker died were made again.
-        assert len(fake.requests) <= run.planned_samples + 2 * 2
+        # Only calls in flight when the worker died, or answered in the last quarter second
+        # before it and not yet written, were made again.
+        assert len(fake.requests) <= run.planned_samples + 10
     _assert_complete_and_exactly_once(run)
 
 

@@ -1,7 +1,7 @@
 // Progressive enhancement, loaded on every page: the error summary takes focus, the
-// occupation list filters as you type, and the task editor gets a live points total,
-// criteria added in place, and drafts saved when the page is hidden or left.
-// Every page works without it.
+// occupation list filters as you type, the task editor gets a live points total,
+// criteria added in place, and drafts saved when the page is hidden or left, and a run's
+// page follows its progress live. Every page works without it.
 (function () {
   "use strict";
 
@@ -14,6 +14,14 @@
     enhanceEditor(form);
   }
   document.querySelectorAll("[data-filter-select]").forEach(enhanceFilter);
+  document.querySelectorAll("[data-progress-url]").forEach(followProgress);
+  document.querySelectorAll("form[data-confirm]").forEach(function (other) {
+    other.addEventListener("submit", function (event) {
+      if (!window.confirm(other.dataset.confirm)) {
+        event.preventDefault();
+      }
+    });
+  });
 
   function enhanceEditor(form) {
     const total = document.getElementById("positive-total");
@@ -153,5 +161,115 @@
         option.hidden = needle !== "" && option.text.toLowerCase().indexOf(needle) === -1;
       });
     });
+  }
+
+  // Polls a run's progress.json every 2 s until the run is finished and updates the page in
+  // place: numbers ([data-progress]), the bar, errors by kind, which controls are shown, and
+  // the status, which sits in a live region so that a change of status is announced.
+  function followProgress(section) {
+    const url = section.dataset.progressUrl;
+    const bar = section.querySelector("progress");
+    const errors = section.querySelector("[data-progress-errors]");
+    const status = document.querySelector("[data-progress-status]");
+    const reload = document.getElementById("run-reload");
+    const pollMs = 2000;
+    const retryMs = 10000;
+    let shownErrors = null;
+
+    function format(value, kind, empty) {
+      if (value === null || value === undefined || value === "") {
+        return empty || "";
+      }
+      if (kind === "money") {
+        return Number(value).toFixed(4);
+      }
+      if (kind === "count") {
+        return Number(value).toLocaleString("en-US");
+      }
+      return String(value);
+    }
+
+    function showErrors(byKind) {
+      const key = JSON.stringify(byKind);
+      if (key === shownErrors) {
+        return;
+      }
+      shownErrors = key;
+      const kinds = Object.keys(byKind);
+      errors.replaceChildren();
+      kinds.forEach(function (kind) {
+        const item = document.createElement("li");
+        const name = document.createElement("span");
+        name.className = "code";
+        name.textContent = kind || "other";
+        item.append(name, ": " + byKind[kind]);
+        errors.append(item);
+      });
+      if (kinds.length === 0) {
+        const none = document.createElement("li");
+        none.className = "muted";
+        none.textContent = "none";
+        errors.append(none);
+      }
+    }
+
+    function show(data) {
+      document.querySelectorAll("[data-progress]").forEach(function (element) {
+        const text = format(
+          data[element.dataset.progress],
+          element.dataset.format,
+          element.dataset.empty
+        );
+        if (element.textContent !== text) {
+          element.textContent = text;
+        }
+      });
+      document.querySelectorAll("[data-progress-show]").forEach(function (element) {
+        element.hidden = !data[element.dataset.progressShow];
+      });
+      document.querySelectorAll("[data-run-control]").forEach(function (form) {
+        form.hidden = !data["can_" + form.dataset.runControl];
+      });
+      bar.max = Math.max(data.planned, 1);
+      bar.value = data.written;
+      if (errors) {
+        showErrors(data.errors_by_kind);
+      }
+      // Only a change of status touches the live region, so only that is announced.
+      if (status && status.dataset.progressStatus !== data.status) {
+        status.dataset.progressStatus = data.status;
+        status.className = "status status-" + data.status;
+        status.textContent = data.status_display;
+        if (reload && data.is_finished) {
+          reload.hidden = false;
+        }
+      }
+    }
+
+    function poll() {
+      if (document.visibilityState === "hidden") {
+        window.setTimeout(poll, pollMs);
+        return;
+      }
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("progress answered " + response.status);
+          }
+          return response.json();
+        })
+        .then(function (data) {
+          show(data);
+          if (!data.is_finished) {
+            window.setTimeout(poll, pollMs);
+          }
+        })
+        .catch(function () {
+          // Signed out, a restart, a network blip: the page stays as it was; try again later.
+          window.setTimeout(poll, retryMs);
+        });
+    }
+
+    window.setTimeout(poll, pollMs);
   }
 })();
