@@ -190,11 +190,17 @@ EVALBUILDER_CHUNK_SIZE = env.int("EVALBUILDER_CHUNK_SIZE", default=20)
 # timeout (after which an unacknowledged task would be delivered a second time).
 EVALBUILDER_CHUNK_SECONDS = env.float("EVALBUILDER_CHUNK_SECONDS", default=240.0)
 # A running run with no sign of life for this long is restarted by the watchdog.
-EVALBUILDER_STALL_SECONDS = env.int("EVALBUILDER_STALL_SECONDS", default=900)
+EVALBUILDER_STALL_SECONDS = env.int("EVALBUILDER_STALL_SECONDS", default=300)
 EVALBUILDER_MAX_ATTEMPTS = env.int("EVALBUILDER_MAX_ATTEMPTS", default=4)
 EVALBUILDER_REQUEST_TIMEOUT = env.float("EVALBUILDER_REQUEST_TIMEOUT", default=120.0)
 EVALBUILDER_RETRY_BASE_DELAY = env.float("EVALBUILDER_RETRY_BASE_DELAY", default=1.0)
 EVALBUILDER_RETRY_MAX_DELAY = env.float("EVALBUILDER_RETRY_MAX_DELAY", default=60.0)
+# Batch runs: seconds between two polls of a provider batch (keep it well under STALL_SECONDS).
+EVALBUILDER_BATCH_POLL_SECONDS = env.float("EVALBUILDER_BATCH_POLL_SECONDS", default=60.0)
+# Most requests in one provider batch; more are split over several (providers cap bytes too).
+EVALBUILDER_BATCH_MAX_ITEMS = env.int("EVALBUILDER_BATCH_MAX_ITEMS", default=10_000)
+# Held-out tasks go through batch APIs, whose request files providers keep, only when true.
+EVALBUILDER_BATCH_HELD_OUT = env.bool("EVALBUILDER_BATCH_HELD_OUT", default=False)
 
 # Authoring: independent approvals a task needs, the shortest instructions accepted, the
 # largest attachment, and what calibration demands of the reference and of an empty answer.

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from runs import services
-from runs.models import CachedResponse, ModelEndpoint, Run, Sample, Schedule
+from runs.models import CachedResponse, ModelEndpoint, ProviderBatch, Run, Sample, Schedule
 
 
 @admin.register(ModelEndpoint)
@@ -53,6 +53,30 @@ class SampleAdmin(admin.ModelAdmin):
 class CachedResponseAdmin(admin.ModelAdmin):
     list_display = ["created_at", "provider", "model_id", "input_tokens", "output_tokens"]
     list_filter = ["provider", "model_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProviderBatch)
+class ProviderBatchAdmin(admin.ModelAdmin):
+    list_display = [
+        "provider_batch_id",
+        "run",
+        "round",
+        "status",
+        "succeeded",
+        "errored",
+        "expired",
+        "canceled",
+        "submitted_at",
+        "ended_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["provider_batch_id"]
 
     def has_add_permission(self, request):
         return False

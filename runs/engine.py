@@ -230,12 +230,12 @@ def cache_key(endpoint: ModelEndpoint, request: ModelRequest) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
-def _cached_outcome(entry: CachedResponse) -> CallOutcome:
+def cached_outcome(entry: CachedResponse) -> CallOutcome:
     response = ModelResponse(entry.text, entry.input_tokens, entry.output_tokens, latency_ms=0)
     return CallOutcome(response, None, tries=0, cached=True)
 
 
-def _cache_entry(endpoint: ModelEndpoint, key: str, response: ModelResponse) -> CachedResponse:
+def cache_entry(endpoint: ModelEndpoint, key: str, response: ModelResponse) -> CachedResponse:
     return CachedResponse(
         key=key,
         provider=endpoint.provider,
@@ -246,7 +246,7 @@ def _cache_entry(endpoint: ModelEndpoint, key: str, response: ModelResponse) -> 
     )
 
 
-def _read_cache(endpoint: ModelEndpoint, keys: Sequence[str]) -> dict[str, CachedResponse]:
+def read_cache(endpoint: ModelEndpoint, keys: Sequence[str]) -> dict[str, CachedResponse]:
     return {entry.key: entry for entry in CachedResponse.objects.filter(key__in=keys)}
 
 
@@ -265,9 +265,9 @@ def complete_all(
     """
     caching = not endpoint.is_simulated
     keys = [cache_key(endpoint, request) for request in requests] if caching else []
-    cached = _read_cache(endpoint, keys) if caching and use_cache else {}
+    cached = read_cache(endpoint, keys) if caching and use_cache else {}
     outcomes: list[CallOutcome] = [
-        _cached_outcome(cached[keys[i]]) if caching and keys[i] in cached else NOT_ATTEMPTED
+        cached_outcome(cached[keys[i]]) if caching and keys[i] in cached else NOT_ATTEMPTED
         for i in range(len(requests))
     ]
     missing = [i for i in range(len(requests)) if not outcomes[i].cached]
@@ -293,7 +293,7 @@ def complete_all(
     if caching:
         CachedResponse.objects.bulk_create(
             [
-                _cache_entry(endpoint, keys[i], outcomes[i].response)
+                cache_entry(endpoint, keys[i], outcomes[i].response)
                 for i in missing
                 if outcomes[i].response is not None
             ],
@@ -334,7 +334,7 @@ class _SampleWriter:
         self.samples.append(sample_row(self.run, version_id, attempt, outcome))
         if self.keys and outcome.response is not None and not outcome.cached:
             self.cache_entries.append(
-                _cache_entry(self.run.endpoint, self.keys[index], outcome.response)
+                cache_entry(self.run.endpoint, self.keys[index], outcome.response)
             )
 
     def flush(self) -> None:
@@ -456,11 +456,11 @@ def sample_chunk(run: Run, items: Sequence[WorkItem], *, seq: int | None = None)
     caching = not endpoint.is_simulated
     keys = [cache_key(endpoint, request) for request in requests] if caching else []
     writer = _SampleWriter(run, todo, keys)
-    cached = _read_cache(endpoint, keys) if caching and not run.fresh_samples else {}
+    cached = read_cache(endpoint, keys) if caching and not run.fresh_samples else {}
     to_call = []
     for index, key in enumerate(keys or [None] * len(todo)):
         if key is not None and key in cached:
-            writer.add(index, _cached_outcome(cached[key]))
+            writer.add(index, cached_outcome(cached[key]))
         else:
             to_call.append(index)
     writer.flush()
@@ -543,8 +543,9 @@ def _call_and_write(
                 last_beat = now
                 with_db_retry(lambda: _heartbeat(run, control))
     except SoftTimeLimitExceeded:
+        # Out of time: keep what came back and hand the rest to the next chunk.
+        logger.warning("run %s: chunk reached the soft time limit", run.pk)
         control.halt("time")
-        raise
     finally:
         # Whatever already came back is kept, even when the task is being stopped.
         while True:

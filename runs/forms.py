@@ -175,6 +175,12 @@ class ScheduleForm(forms.Form):
     budget_per_run = budget_field(
         label="Budget per run", help_text="Cost cap of each run it starts; blank for no cap."
     )
+    use_batch = forms.BooleanField(
+        required=False,
+        label="Use the provider's batch API",
+        help_text="Half price; answers come within 24 hours. Simulated models sample live, "
+        "and held-out tasks too unless the installation allows them in batches.",
+    )
     enabled = forms.BooleanField(required=False, initial=True)
 
     def __init__(self, *args, schedule: Schedule | None = None, **kwargs) -> None:
@@ -195,6 +201,7 @@ class ScheduleForm(forms.Form):
             "cron": schedule.cron,
             "samples_per_task": schedule.samples_per_task,
             "budget_per_run": schedule.budget_per_run,
+            "use_batch": schedule.use_batch,
             "enabled": schedule.enabled,
         }
 
@@ -235,6 +242,12 @@ class RunForm(forms.Form):
         label="Fresh samples",
         help_text="Ask the models again even where identical calls were answered before "
         "(otherwise those answers are reused at no cost).",
+    )
+    use_batch = forms.BooleanField(
+        required=False,
+        label="Use the provider's batch API",
+        help_text="Half price; answers come within 24 hours. Simulated models sample live, "
+        "and held-out tasks too unless the installation allows them in batches.",
     )
 
 

@@ -136,6 +136,10 @@ class Schedule(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    use_batch = models.BooleanField(
+        default=False,
+        help_text="Runs sample through the provider's batch API: half price, results within 24 h.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -209,6 +213,10 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     sampled_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    use_batch = models.BooleanField(
+        default=False,
+        help_text="Sample through the provider's batch API: half price, results within 24 h.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -294,3 +302,53 @@ class CachedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model_id} {self.key[:12]}"
+
+
+class ProviderBatch(models.Model):
+    """Requests of a batch run handed to a provider's batch API in one go.
+
+    Errored and expired requests go again in a batch of the next round.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        ENDED = "ended", "Ended"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="provider_batches")
+    provider_batch_id = models.CharField(max_length=200, help_text="The provider's id of it.")
+    round = models.PositiveSmallIntegerField(
+        default=1, help_text="1 for a first submission, 2 for requests sent again, and so on."
+    )
+    seq = models.PositiveIntegerField(
+        editable=False,
+        help_text="The run's chunk_seq when it was submitted: once the run moves on (resumed "
+        "or restarted), the batch is cancelled and submits no further round.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    items = models.JSONField(
+        default=dict,
+        help_text="Custom id of each request -> its task_version, attempt, round and cache_key.",
+    )
+    failures = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Custom id of each request that failed -> its error kind and message.",
+    )
+    polls = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Times its status was asked for."
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    succeeded = models.PositiveIntegerField(default=0)
+    errored = models.PositiveIntegerField(default=0)
+    expired = models.PositiveIntegerField(default=0)
+    canceled = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the provider failed the whole batch.")
+
+    class Meta:
+        ordering = ["run", "round", "pk"]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"Run {self.run_id} round {self.round}: {self.provider_batch_id}"

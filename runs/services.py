@@ -198,7 +198,7 @@ def run_chunk(run: Run, items: Sequence[engine.WorkItem], seq: int | None = None
         if done:
             enqueue(GRADE_SAMPLES_TASK, sample_ids=done)
         if result.stop in ("budget", "fatal"):
-            pause_run(run, reason=_stop_message(result))
+            pause_run(run, reason=stop_message(result))
             return
         if result.stop == "run":
             return  # paused, cancelled, or superseded by a newer chunk
@@ -207,7 +207,7 @@ def run_chunk(run: Run, items: Sequence[engine.WorkItem], seq: int | None = None
             finish_sampling_if_done(run)
 
 
-def _stop_message(result: engine.ChunkResult) -> str:
+def stop_message(result: engine.ChunkResult) -> str:
     if result.stop == "budget":
         return f"Stopped: {result.detail}. Raise the budget and resume to go on."
     return f"Stopped: the provider refused ({result.detail}). Fix it and resume."
@@ -239,7 +239,12 @@ def resume_run(run: Run, *, budget=None) -> bool:
     if run.started_at is None:
         run.started_at = timezone.now()
     run.save(update_fields=["status", "stop_reason", "heartbeat_at", "budget", "started_at"])
-    restart_chain(run)
+    if run.use_batch and not run.endpoint.is_simulated:
+        # Whatever batch was in flight at the pause is read when it ends; the rest goes in
+        # a new batch, still at the batch price.
+        enqueue("runs.tasks.submit_batch", run_id=run.pk, seq=run.chunk_seq)
+    else:
+        restart_chain(run)
     return True
 
 
@@ -435,6 +440,7 @@ def save_schedule(
     samples_per_task: int,
     enabled: bool = True,
     budget_per_run: Decimal | None = None,
+    use_batch: bool = False,
     schedule: Schedule | None = None,
     created_by=None,
 ) -> Schedule:
@@ -448,6 +454,7 @@ def save_schedule(
         "samples_per_task": samples_per_task,
         "enabled": enabled,
         "budget_per_run": budget_per_run,
+        "use_batch": use_batch,
     }
     if schedule is None:
         schedule, _ = Schedule.objects.update_or_create(

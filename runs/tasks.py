@@ -5,8 +5,8 @@ import logging
 from celery import shared_task
 
 from evalbuilder.celery import DATABASE_RETRY
-from runs import services
-from runs.models import Run, Schedule
+from runs import batches, services
+from runs.models import ProviderBatch, Run, Schedule
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,18 @@ def start_run(run_id: int) -> None:
 def run_chunk(run_id: int, items: list[list[int]], seq: int | None = None) -> None:
     run = Run.objects.select_related("endpoint", "suite").get(pk=run_id)
     services.run_chunk(run, [(version_id, attempt) for version_id, attempt in items], seq)
+
+
+@shared_task(name="runs.tasks.submit_batch", **DATABASE_RETRY)
+def submit_batch(run_id: int, seq: int, tries: int = 0) -> None:
+    run = Run.objects.select_related("endpoint", "suite").get(pk=run_id)
+    batches.submit_batch(run, seq, tries=tries)
+
+
+@shared_task(name="runs.tasks.poll_batch", **DATABASE_RETRY)
+def poll_batch(batch_id: int, polls: int = 0) -> None:
+    batch = ProviderBatch.objects.select_related("run__endpoint", "run__suite").get(pk=batch_id)
+    batches.poll_batch(batch, polls=polls)
 
 
 @shared_task(name="runs.tasks.watch_runs")

@@ -168,6 +168,7 @@ def run_new(request):
                         samples_per_task=data["samples_per_task"],
                         fresh_samples=data["fresh_samples"],
                         budget=data["budget"],
+                        use_batch=data["use_batch"],
                     )
                     for endpoint in data["endpoints"]
                 ]

@@ -599,3 +599,37 @@ def test_run_suite_refuses_a_negative_budget(small_suite, make_endpoint):
     with pytest.raises(CommandError, match="--budget: must be 0 or more"):
         call_command("run_suite", "--suite", "small", "--model", "sim-a", "--budget", "-1")
     assert not Run.objects.exists()
+
+
+def test_schedules_and_one_off_runs_can_use_the_batch_api(
+    client, sign_in, small_suite, make_endpoint
+):
+    sign_in("operator")
+    model = make_endpoint("sim-batch")
+    response = client.post(
+        "/schedules/new/",
+        {
+            "name": "Batched nightly",
+            "suite": small_suite.pk,
+            "endpoints": [model.pk],
+            "cron": "0 3 * * *",
+            "samples_per_task": 2,
+            "use_batch": "on",
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 302
+    assert Schedule.objects.get(name="Batched nightly").use_batch
+    response = client.post(
+        "/runs/new/",
+        {
+            "suite": small_suite.pk,
+            "endpoints": [model.pk],
+            "samples_per_task": 1,
+            "use_batch": "on",
+        },
+    )
+    assert response.status_code == 302
+    run = Run.objects.get()
+    assert run.use_batch
+    assert "provider batch API" in client.get(f"/runs/{run.pk}/").content.decode()

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import openai
+from openai.types.responses import Response
 
 from runs.models import ModelEndpoint
 from runs.providers import (
@@ -16,6 +17,7 @@ from runs.providers import (
     ModelRequest,
     ModelResponse,
     ProviderError,
+    RateLimits,
     content_text,
     elapsed_ms,
     from_sdk_error,
@@ -57,45 +59,66 @@ def responses_input(messages: list[Message]) -> tuple[str, list[dict[str, Any]]]
     return instructions, items
 
 
+def request_kwargs(endpoint: ModelEndpoint, request: ModelRequest) -> dict[str, Any]:
+    """The body of a Responses call: the SDK's keyword arguments, and a batch line's body."""
+    params: dict[str, Any] = dict(endpoint.parameters or {})
+    instructions, items = responses_input(request.messages)
+    kwargs: dict[str, Any] = {"model": endpoint.model_id, "input": items, "store": False}
+    if instructions:
+        kwargs["instructions"] = instructions
+    max_tokens = request.max_output_tokens or params.get("max_output_tokens")
+    if max_tokens:
+        kwargs["max_output_tokens"] = max_tokens
+    for name in ("temperature", "top_p"):
+        if name in params:
+            kwargs[name] = params[name]
+    if "reasoning_effort" in params:
+        kwargs["reasoning"] = {"effort": params["reasoning_effort"]}
+    if request.json_output:
+        kwargs["text"] = {"format": {"type": "json_object"}}
+    return kwargs
+
+
+def model_response(
+    response: Response, *, latency_ms: int = 0, rate_limits: RateLimits | None = None
+) -> ModelResponse:
+    """What a response says, live or from a batch."""
+    if response.error is not None:
+        kind = ERROR_KINDS.get(response.error.code, "bad_request")
+        raise ProviderError(kind, f"{response.error.message} [{response.error.code}]")
+    try:
+        text = response.output_text
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise ProviderError("bad_response", f"unreadable reply: {error}") from error
+    usage = response.usage
+    return ModelResponse(
+        text=text,
+        input_tokens=usage.input_tokens if usage else 0,
+        output_tokens=usage.output_tokens if usage else 0,
+        latency_ms=latency_ms,
+        rate_limits=rate_limits,
+    )
+
+
 class OpenAIResponsesProvider:
     def __init__(self, endpoint: ModelEndpoint, *, timeout: float) -> None:
         self.endpoint = endpoint
         self.client = openai_client(endpoint, timeout=timeout)
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        params: dict[str, Any] = dict(self.endpoint.parameters or {})
-        instructions, items = responses_input(request.messages)
-        kwargs: dict[str, Any] = {"model": self.endpoint.model_id, "input": items, "store": False}
-        if instructions:
-            kwargs["instructions"] = instructions
-        max_tokens = request.max_output_tokens or params.get("max_output_tokens")
-        if max_tokens:
-            kwargs["max_output_tokens"] = max_tokens
-        for name in ("temperature", "top_p"):
-            if name in params:
-                kwargs[name] = params[name]
-        if "reasoning_effort" in params:
-            kwargs["reasoning"] = {"effort": params["reasoning_effort"]}
-        if request.json_output:
-            kwargs["text"] = {"format": {"type": "json_object"}}
         started = time.monotonic()
         try:
-            raw = await self.client.responses.with_raw_response.create(**kwargs)
+            raw = await self.client.responses.with_raw_response.create(
+                **request_kwargs(self.endpoint, request)
+            )
             response = raw.parse()
-            text = response.output_text
         except openai.OpenAIError as error:
             raise from_sdk_error(error, openai) from error
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             # A body that is not the JSON the SDK expects (a broken proxy, a truncated reply).
             raise ProviderError("bad_response", f"unreadable reply: {error}") from error
-        if response.error is not None:
-            kind = ERROR_KINDS.get(response.error.code, "bad_request")
-            raise ProviderError(kind, f"{response.error.message} [{response.error.code}]")
-        usage = response.usage
-        return ModelResponse(
-            text=text,
-            input_tokens=usage.input_tokens if usage else 0,
-            output_tokens=usage.output_tokens if usage else 0,
+        return model_response(
+            response,
             latency_ms=elapsed_ms(started),
             rate_limits=rate_limits_from_headers(raw.headers),
         )
