@@ -513,6 +513,8 @@ def _call_and_write(
         finally:
             arrived.put(None)
 
+    control.limit = control.limit or int(learnt_limit(endpoint.pk, endpoint.max_concurrency))
+    with_db_retry(lambda: _heartbeat(run, control))
     caller = threading.Thread(target=calls, name=f"run-{run.pk}-calls", daemon=True)
     caller.start()
     started = last_write = last_look = last_beat = time.monotonic()
