@@ -28,7 +28,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from occupations.models import TaskVersion
-from runs.limits import AdaptiveLimiter, learnt_limit, remember_limit
+from runs.limits import AdaptiveLimiter, learnt_limit, limiter_for, remember
 from runs.models import CachedResponse, ModelEndpoint, Run, Sample
 from runs.prompting import endpoint_takes_images, task_messages
 from runs.providers import (
@@ -190,9 +190,7 @@ async def call_many(
         for index in range(len(requests)):
             deliver(index, NOT_ATTEMPTED if fatal else CallOutcome(None, failure, 0))
         return
-    limiter = AdaptiveLimiter(
-        endpoint.max_concurrency, start=learnt_limit(endpoint.pk, endpoint.max_concurrency)
-    )
+    limiter = limiter_for(endpoint.pk, endpoint.max_concurrency)
     control.limit = limiter.allowed
     policy = retry_policy()
 
@@ -211,7 +209,7 @@ async def call_many(
     try:
         await asyncio.gather(*(one(index, request) for index, request in enumerate(requests)))
     finally:
-        remember_limit(endpoint.pk, limiter.limit)
+        remember(endpoint.pk, limiter)
         await provider.aclose()
 
 

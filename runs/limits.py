@@ -13,8 +13,9 @@ anthropic-ratelimit-* headers), calls are also paced: no faster than the limit p
 allows, and none at all while the remaining budget is spent, until it resets. That keeps a
 run at the provider's rate without being refused, instead of learning the limit from 429s.
 
-The learnt limit outlives one chunk: it is kept per endpoint for the worker process, so the
-next chunk starts where the last one left off instead of tripping the limit again.
+What the limiter has learnt outlives one chunk: the limit, the pace, the remaining budget and
+any hold are kept per endpoint for the worker process, so the next chunk starts where the
+last one left off instead of bursting into the provider's limit again.
 """
 
 from __future__ import annotations
@@ -29,19 +30,34 @@ from dataclasses import dataclass
 from runs.providers import RateLimits
 
 DECREASE_FACTOR = 0.5
+CATCH_UP_SECONDS = 1.0
+"""Starts that came late (a wake-up after its slot, a chunk handing on) are made up within
+this window, so small delays do not lower the pace; the remaining budget still bounds it."""
 
-_learnt: dict[int, float] = {}
+_LEARNT_FIELDS = ("limit", "interval", "next_start", "remaining", "reset_at", "hold_until")
+_learnt: dict[int, dict[str, float | None]] = {}
 _learnt_lock = threading.Lock()
 
 
 def learnt_limit(endpoint_id: int, ceiling: int) -> float:
     with _learnt_lock:
-        return min(float(ceiling), _learnt.get(endpoint_id, float(ceiling)))
+        limit = _learnt.get(endpoint_id, {}).get("limit") or float(ceiling)
+    return min(float(ceiling), limit)
 
 
-def remember_limit(endpoint_id: int, limit: float) -> None:
+def limiter_for(endpoint_id: int, ceiling: int) -> AdaptiveLimiter:
+    """A limiter for one event loop, starting from what this process learnt of the endpoint."""
+    limiter = AdaptiveLimiter(ceiling)
     with _learnt_lock:
-        _learnt[endpoint_id] = limit
+        for name, value in _learnt.get(endpoint_id, {}).items():
+            setattr(limiter, name, value)
+    limiter.limit = min(float(limiter.ceiling), max(float(limiter.floor), limiter.limit))
+    return limiter
+
+
+def remember(endpoint_id: int, limiter: AdaptiveLimiter) -> None:
+    with _learnt_lock:
+        _learnt[endpoint_id] = {name: getattr(limiter, name) for name in _LEARNT_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -104,7 +120,8 @@ class AdaptiveLimiter:
             self.in_flight += 1
             self.started += 1
             if self.interval:
-                self.next_start = max(now, self.next_start) + self.interval
+                catch_up = max(self.interval, CATCH_UP_SECONDS)
+                self.next_start = max(now - catch_up, self.next_start) + self.interval
             if self.remaining is not None:
                 self.remaining -= 1
             ticket = Ticket(self.episode, self.started)
