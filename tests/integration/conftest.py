@@ -12,6 +12,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+WORKER_ARGS = [
+    "-m",
+    "celery",
+    "-A",
+    "evalbuilder",
+    "worker",
+    "--concurrency=2",
+    "--loglevel=INFO",
+    "--without-mingle",
+    "--without-gossip",
+]
+"""A real worker as production runs it, started with `sys.executable`."""
+
 
 def database_url(settings_dict: dict) -> str:
     """A DATABASE_URL for another process to open the database this one uses."""

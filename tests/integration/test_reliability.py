@@ -21,21 +21,9 @@ from graders.models import Grade
 from runs import services
 from runs.fake_server import FakeConfig, FakeProvider
 from runs.models import ModelEndpoint, Run, Sample
-from tests.integration.conftest import database_url, wait_for
+from tests.integration.conftest import WORKER_ARGS, database_url, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-WORKER_ARGS = [
-    "-m",
-    "celery",
-    "-A",
-    "evalbuilder",
-    "worker",
-    "--concurrency=2",
-    "--loglevel=INFO",
-    "--without-mingle",
-    "--without-gossip",
-]
 
 
 @pytest.fixture

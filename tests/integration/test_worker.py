@@ -15,7 +15,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from graders.models import Grade
 from runs import services
 from runs.models import Run, Sample
-from tests.integration.conftest import database_url, wait_for
+from tests.integration.conftest import WORKER_ARGS, database_url, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -48,21 +48,7 @@ def test_beat_fires_a_schedule_and_the_worker_samples_and_grades_it(
         kwargs=json.dumps({"schedule_id": schedule.pk}),
         one_off=True,
     )
-    worker = start_child(
-        "worker",
-        [
-            "-m",
-            "celery",
-            "-A",
-            "evalbuilder",
-            "worker",
-            "--concurrency=2",
-            "--loglevel=INFO",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env,
-    )
+    worker = start_child("worker", WORKER_ARGS, env)
     beat = start_child(
         "beat",
         ["-m", "celery", "-A", "evalbuilder", "beat", "--loglevel=INFO", "--max-interval=1"],
