@@ -75,10 +75,10 @@ class AdaptiveLimiter:
     the caller then reports how its call went with `succeeded()` or `rate_limited()`.
     """
 
-    def __init__(self, ceiling: int, *, start: float | None = None, floor: int = 1) -> None:
+    def __init__(self, ceiling: int, *, floor: int = 1) -> None:
         self.ceiling = max(1, ceiling)
         self.floor = max(1, min(floor, self.ceiling))
-        self.limit = float(min(self.ceiling, max(self.floor, start or self.ceiling)))
+        self.limit = float(self.ceiling)
         self.in_flight = 0
         self.started = 0
         self.hold_until = 0.0  # time.monotonic() before which no new call starts

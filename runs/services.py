@@ -131,11 +131,6 @@ def missing_items(run: Run) -> list[engine.WorkItem]:
     return [item for item in work_items(run) if item not in written]
 
 
-def chunked(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def chunk_size(run: Run) -> int:
     """Items per chunk: enough to keep the endpoint's limit busy for several rounds."""
     return max(settings.EVALBUILDER_CHUNK_SIZE, 5 * run.endpoint.max_concurrency)
