@@ -32,6 +32,9 @@ class Demo:
     endpoints: list[ModelEndpoint]
     judge: ModelEndpoint
     grader: Grader
+    """The first judge grader of the file."""
+    graders: list[Grader]
+    """Every demo grader (the latest version of each name)."""
     schedule: Schedule
     credentials: dict[str, str]
     """Password of each demo user created now; empty for users that already existed."""
@@ -67,7 +70,18 @@ def _read_demo(path: Path) -> dict:
                 raise DemoError(f"{where}: {record}: field 'release_date': {error}") from error
         elif not isinstance(release, datetime.date):
             raise DemoError(f"{where}: {record}: field 'release_date' must be a date")
-    need(spec.get("grader"), "name", "grader")
+    graders = need(spec, "graders", "file")
+    if not isinstance(graders, list):
+        raise DemoError(f"{where}: file: field 'graders' must be a list")
+    for index, item in enumerate(graders, 1):
+        need(item, "name", f"grader {index}")
+        kind = item.get("kind", Grader.Kind.LLM_RUBRIC)
+        if kind not in Grader.Kind.values:
+            raise DemoError(f"{where}: grader {index}: field 'kind': unknown kind {kind!r}")
+        if item.get("mode", Grader.Mode.PER_CRITERION) not in Grader.Mode.values:
+            raise DemoError(f"{where}: grader {index}: field 'mode': unknown mode {item['mode']!r}")
+    if not any(g.get("kind", Grader.Kind.LLM_RUBRIC) == Grader.Kind.LLM_RUBRIC for g in graders):
+        raise DemoError(f"{where}: file: field 'graders' needs an llm_rubric grader")
     for field in ("name", "suite", "cron", "samples_per_task"):
         need(spec.get("schedule"), field, "schedule")
     for index, user in enumerate(spec.get("users") or [], 1):
@@ -122,7 +136,7 @@ def _demo_users(specs: list[dict]) -> dict[str, str]:
 
 @transaction.atomic
 def install_demo(path: Path = DEMO_FILE) -> Demo:
-    """Register the demo's simulated models, judge, grader, schedule and users (idempotent)."""
+    """Register the demo's simulated models, judge, graders, schedule and users (idempotent)."""
     spec = _read_demo(path)
     suite = Suite.objects.filter(slug=spec["schedule"]["suite"]).first()
     if suite is None:
@@ -131,15 +145,7 @@ def install_demo(path: Path = DEMO_FILE) -> Demo:
         )
     endpoints = [_simulated_endpoint(item) for item in spec["endpoints"]]
     judge = _simulated_endpoint(spec["judge"])
-    grader, _ = Grader.objects.update_or_create(
-        name=spec["grader"]["name"],
-        defaults={
-            "kind": Grader.Kind.LLM_RUBRIC,
-            "judge": judge,
-            "mode": spec["grader"].get("mode", Grader.Mode.PER_CRITERION),
-            "is_active": True,
-        },
-    )
+    graders = [_demo_grader(item, judge) for item in spec["graders"]]
     schedule_spec = spec["schedule"]
     schedule = run_services.save_schedule(
         name=schedule_spec["name"],
@@ -150,7 +156,26 @@ def install_demo(path: Path = DEMO_FILE) -> Demo:
     )
     credentials = _demo_users(spec.get("users", []))
     _demo_panels(spec.get("panels", []))
-    return Demo(endpoints, judge, grader, schedule, credentials)
+    grader = next(g for g in graders if not g.is_human)
+    return Demo(endpoints, judge, grader, graders, schedule, credentials)
+
+
+def _demo_grader(spec: dict, judge: ModelEndpoint) -> Grader:
+    """The latest version of a demo grader; created only when its name is new, since an
+    operator may have made newer versions or retired it, and graded versions are frozen."""
+    existing = Grader.objects.filter(name=spec["name"]).order_by("-version").first()
+    if existing is not None:
+        return existing
+    kind = spec.get("kind", Grader.Kind.LLM_RUBRIC)
+    human = kind == Grader.Kind.HUMAN
+    return Grader.objects.create(
+        name=spec["name"],
+        kind=kind,
+        judge=None if human else judge,
+        mode=spec.get("mode", Grader.Mode.PER_CRITERION),
+        grades_per_sample=spec.get("grades_per_sample", 2),
+        is_active=True,
+    )
 
 
 def _demo_panels(specs: list[dict]) -> None:

@@ -31,6 +31,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "occupations.view_rubriccriterion",
         "graders.view_grade",
         "graders.add_grade",
+        "graders.view_expertqueueitem",
     ],
     OPERATOR: [
         "occupations.view_suite",
@@ -50,7 +51,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "runs.change_run",
         "runs.view_sample",
         "graders.view_grader",
+        "graders.add_grader",
+        "graders.change_grader",
         "graders.view_grade",
+        "graders.view_expertqueueitem",
+        "graders.add_expertqueueitem",
+        "graders.view_gradervalidation",
     ],
     ANALYST: [
         "occupations.view_occupation",
@@ -59,6 +65,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "runs.view_run",
         "graders.view_grader",
         "graders.view_grade",
+        "graders.view_gradervalidation",
+        "graders.add_gradervalidation",
     ],
     ADMIN: [],
 }

@@ -216,6 +216,15 @@ EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES = env.int(
 EVALBUILDER_CALIBRATION_EMPTY_MAX = env.float("EVALBUILDER_CALIBRATION_EMPTY_MAX", default=0.1)
 # A passing calibration of the current text is a condition of submission (needs a grader).
 EVALBUILDER_REQUIRE_CALIBRATION = env.bool("EVALBUILDER_REQUIRE_CALIBRATION", default=True)
+# Grader validation against experts: a grader passes when its macro-F1 against the experts
+# is at most this far below the experts' macro-F1 against each other.
+EVALBUILDER_VALIDATION_MARGIN = env.float("EVALBUILDER_VALIDATION_MARGIN", default=0.05)
+# Fewer expert-graded samples than this cannot validate a grader.
+EVALBUILDER_VALIDATION_MIN_SAMPLES = env.int("EVALBUILDER_VALIDATION_MIN_SAMPLES", default=20)
+# Only validated graders' scores may enter an official release.
+EVALBUILDER_RELEASE_REQUIRES_VALIDATION = env.bool(
+    "EVALBUILDER_RELEASE_REQUIRES_VALIDATION", default=True
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

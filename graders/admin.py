@@ -5,8 +5,23 @@ from graders.models import CriterionVerdict, Grade, Grader
 
 @admin.register(Grader)
 class GraderAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "judge", "mode", "prompt_version", "is_active"]
+    list_display = ["label", "name", "version", "kind", "judge", "mode", "prompt_version"]
+    list_display += ["is_active"]
     list_filter = ["kind", "mode", "is_active"]
+    search_fields = ["name"]
+    filter_horizontal = ["extra_judges"]
+    readonly_fields = ["supersedes", "created_at"]
+
+    @admin.display(description="Grader", ordering="name")
+    def label(self, grader: Grader) -> str:
+        return grader.label
+
+    def get_readonly_fields(self, request, obj: Grader | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.grades.exists():
+            # Grades record how they were reached: a change is a new version, not an edit.
+            fields += ["name", "version", *Grader.CONFIG_FIELDS, "extra_judges"]
+        return fields
 
 
 class CriterionVerdictInline(admin.TabularInline):

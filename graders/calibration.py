@@ -56,7 +56,7 @@ def _score(criteria: list[RubricCriterion], judgement: Judgement) -> float | Non
     if judgement.unscored_reason or any(c.pk not in judgement.verdicts for c in criteria):
         return None
     return rubric_score(
-        [CriterionOutcome(c.points, judgement.verdicts[c.pk][0], c.critical) for c in criteria]
+        [CriterionOutcome(c.points, judgement.verdicts[c.pk].met, c.critical) for c in criteria]
     )
 
 
@@ -67,7 +67,11 @@ def default_grader() -> Grader | None:
 
 def calibrate(version: TaskVersion, grader: Grader) -> Calibration:
     criteria = list(version.criteria.order_by("order"))
-    reference, empty = judge_outputs(grader, [(version, version.reference_solution), (version, "")])
+    # The pre-filter is off here: it would score the empty answer 0 whatever the rubric
+    # says, and hide the criteria that an empty answer meets, which is what this looks for.
+    reference, empty = judge_outputs(
+        grader, [(version, version.reference_solution), (version, "")], screen=False
+    )
     checks = []
     for criterion in criteria:
         on_reference = reference.verdicts.get(criterion.pk)
@@ -75,9 +79,9 @@ def calibrate(version: TaskVersion, grader: Grader) -> Calibration:
         checks.append(
             CriterionCheck(
                 criterion=criterion,
-                on_reference=on_reference[0] if on_reference else None,
-                on_empty=on_empty[0] if on_empty else None,
-                explanation=on_reference[1] if on_reference else "",
+                on_reference=on_reference.met if on_reference else None,
+                on_empty=on_empty.met if on_empty else None,
+                explanation=on_reference.explanation if on_reference else "",
             )
         )
     return Calibration(

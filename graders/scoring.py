@@ -4,7 +4,7 @@ Pure functions on plain values; aggregates over many samples live in reports.sta
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,8 @@ class CriterionOutcome:
     """For a negative criterion: the undesirable behaviour is present."""
     critical: bool = False
     """A failed critical criterion fails the attempt whatever the score."""
+    tag: str = ""
+    """The axis the criterion measures (accuracy, completeness, ...); blank when untagged."""
 
     @property
     def failed(self) -> bool:
@@ -42,3 +44,38 @@ def is_success(outcomes: Sequence[CriterionOutcome], threshold: float) -> bool:
     if any(o.critical and o.failed for o in outcomes):
         return False
     return rubric_score(outcomes) >= threshold
+
+
+def tag_scores(outcomes: Sequence[CriterionOutcome]) -> dict[str, float]:
+    """The rubric score over each tag's criteria, for tags that have positive points.
+
+    A tag with only negative criteria has nothing to divide by, so it has no sub-score;
+    its criteria still count in the sample's score.
+    """
+    by_tag: dict[str, list[CriterionOutcome]] = {}
+    for outcome in outcomes:
+        if outcome.tag:
+            by_tag.setdefault(outcome.tag, []).append(outcome)
+    return {
+        tag: rubric_score(group)
+        for tag, group in sorted(by_tag.items())
+        if any(o.points > 0 for o in group)
+    }
+
+
+@dataclass(frozen=True)
+class SampleScore:
+    """Everything a grade records about one sample's score."""
+
+    score: float
+    success: bool
+    tag_scores: dict[str, float] = field(default_factory=dict)
+
+
+def score_sample(outcomes: Sequence[CriterionOutcome], threshold: float) -> SampleScore:
+    """Score, success and per-tag sub-scores of one sample's verdicts."""
+    return SampleScore(
+        score=rubric_score(outcomes),
+        success=is_success(outcomes, threshold),
+        tag_scores=tag_scores(outcomes),
+    )

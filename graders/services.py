@@ -1,4 +1,10 @@
-"""Grading: judge calls for each sample, scores, and closing a run once it is fully graded."""
+"""Grading: judge calls for each sample, scores, and closing a run once it is fully graded.
+
+For each sample and LLM grader: the pre-filter may score the answer 0 without a judge call
+(graders.prefilter); the family guard keeps a judge off models of its own family; each
+judge is asked with the grader's prompt version; an ensemble takes each criterion's
+majority. A grade the judges could not reach is unscored with the reason, never scored 0.
+"""
 
 from __future__ import annotations
 
@@ -7,143 +13,392 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from graders import prompts
+from graders import prefilter, prompts
 from graders.models import CriterionVerdict, Grade, Grader
-from graders.scoring import CriterionOutcome, is_success, rubric_score
+from graders.scoring import CriterionOutcome, score_sample
 from occupations.models import RubricCriterion, TaskVersion
 from runs.engine import CallOutcome, complete_all
-from runs.models import Run, Sample
-from runs.providers import ModelRequest
+from runs.models import ModelEndpoint, Run, Sample
+from runs.providers import Message, ModelRequest, OutputSchema
 from runs.services import FINISH_GRADING_TASK, GRADE_SAMPLES_TASK, enqueue
 
 logger = logging.getLogger(__name__)
 
+COST_QUANTUM = Decimal("0.000001")
+"""The precision costs are stored to (CriterionVerdict.cost, Grade.judge_cost)."""
+
+
+class Verdict(NamedTuple):
+    """The verdict on one criterion of one sample, with what it cost."""
+
+    met: bool
+    """For a negative criterion: the undesirable behaviour is present."""
+    explanation: str
+    raw_reply: str
+    votes: list[dict[str, Any]] = []
+    """Each judge's verdict in an ensemble: {judge, met, explanation}."""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal("0")
+    """Of this verdict's calls, summed over judges; in batched mode, an even share."""
+
 
 @dataclass
 class Judgement:
-    """What the judge said about one sample, before it is written."""
+    """What the judges said about one sample, before it is written."""
 
-    verdicts: dict[int, tuple[bool, str, str]] = field(default_factory=dict)
-    """{criterion id: (met, explanation, raw reply)}"""
+    verdicts: dict[int, Verdict] = field(default_factory=dict)
+    """{criterion id: verdict}"""
     unscored_reason: str = ""
     input_tokens: int = 0
     output_tokens: int = 0
+    cost: Decimal = Decimal("0")
+    """Every judge call made for the sample, unusable replies included; cached calls are free."""
+    prefilter: str = ""
+    """The pre-filter's reason code when it scored the answer 0 without a judge."""
+    flags: list[str] = field(default_factory=list)
 
 
-def _judge_request(messages: list[dict[str, str]]) -> ModelRequest:
-    return ModelRequest(messages=messages, json_output=True, metadata={"purpose": "judge"})
+@dataclass
+class _JudgeReading:
+    """One judge's reading of one sample: a verdict per criterion, or why it has none."""
+
+    verdicts: dict[int, tuple[bool, str, str, int, int, Decimal]] = field(default_factory=dict)
+    """{criterion id: (met, explanation, raw reply, input tokens, output tokens, cost)}"""
+    failure: str = ""
 
 
-def judge_samples(grader: Grader, samples: Sequence[Sample]) -> list[Judgement]:
-    """Ask the grader's judge about every criterion of every sample, concurrently."""
-    return judge_outputs(grader, [(sample.task_version, sample.output) for sample in samples])
+def same_family(judge: ModelEndpoint, family: str | None) -> bool:
+    """Judge and model of one family (case-insensitive); a blank family matches nothing."""
+    mine, theirs = (judge.family or "").strip().casefold(), (family or "").strip().casefold()
+    return bool(mine) and mine == theirs
 
 
-def judge_outputs(grader: Grader, outputs: Sequence[tuple[TaskVersion, str]]) -> list[Judgement]:
-    """Ask the grader's judge about every criterion of every (version, output) pair."""
-    if grader.prompt_version != prompts.PROMPT_VERSION:
-        # A grader names the prompt it was validated with; another prompt is another grader.
-        reason = (
-            f"grader asks for judge prompt {grader.prompt_version!r}, "
-            f"but this installation has {prompts.PROMPT_VERSION!r}"
-        )
-        return [Judgement(unscored_reason=reason) for _ in outputs]
-    plans: list[tuple[int, list[RubricCriterion] | RubricCriterion]] = []
+def _split(total: int, parts: int) -> list[int]:
+    """`total` in `parts` whole shares that add up to it, the remainder on the first ones."""
+    share, rest = divmod(total, parts)
+    return [share + (1 if i < rest else 0) for i in range(parts)]
+
+
+def _split_cost(total: Decimal, parts: int) -> list[Decimal]:
+    """A cost in `parts` shares to the cent's ten-thousandth that add up to it."""
+    units = int((total / COST_QUANTUM).to_integral_value())
+    return [COST_QUANTUM * n for n in _split(units, parts)]
+
+
+def _prefiltered(criteria: Sequence[RubricCriterion], reason: str, flags: list[str]) -> Judgement:
+    """Every criterion not met, negative ones too (behaviour absent), so the score is 0."""
+    why = f"Pre-filter ({reason}): {prefilter.REASONS[reason]}; scored 0 without a judge call."
+    return Judgement(
+        verdicts={c.pk: Verdict(False, why, "") for c in criteria},
+        prefilter=reason,
+        flags=flags,
+    )
+
+
+def _judge_request(
+    prompt: prompts.JudgePrompt, messages: list[Message], schema: OutputSchema | None
+) -> ModelRequest:
+    return ModelRequest(
+        messages=messages,
+        json_output=True,
+        output_schema=schema,
+        temperature=prompt.temperature,
+        metadata={"purpose": "judge"},
+    )
+
+
+def _read_judge(
+    judge: ModelEndpoint,
+    prompt: prompts.JudgePrompt,
+    mode: str,
+    work: Sequence[tuple[int, TaskVersion, list[RubricCriterion], str]],
+) -> tuple[dict[int, _JudgeReading], dict[int, tuple[int, int, Decimal]]]:
+    """Ask one judge about every (index, version, criteria, output); its readings by index,
+    and the tokens and cost of its calls by index."""
+    plans: list[tuple[int, list[RubricCriterion]]] = []
     requests: list[ModelRequest] = []
-    for index, (version, output) in enumerate(outputs):
-        criteria = list(version.criteria.all())
-        if grader.mode == Grader.Mode.BATCHED:
+    for index, version, criteria, output in work:
+        if mode == Grader.Mode.BATCHED:
             plans.append((index, criteria))
-            requests.append(_judge_request(prompts.batched_messages(version, criteria, output)))
+            messages = prompt.batched(version, criteria, output)
+            requests.append(_judge_request(prompt, messages, prompt.batched_schema))
         else:
             for criterion in criteria:
-                plans.append((index, criterion))
-                requests.append(
-                    _judge_request(prompts.per_criterion_messages(version, criterion, output))
-                )
-    outcomes: list[CallOutcome] = complete_all(grader.judge, requests)
-    judgements = [Judgement() for _ in outputs]
-    for (index, target), outcome in zip(plans, outcomes, strict=True):
-        judgement = judgements[index]
+                plans.append((index, [criterion]))
+                messages = prompt.per_criterion(version, criterion, output)
+                requests.append(_judge_request(prompt, messages, prompt.per_criterion_schema))
+    outcomes: list[CallOutcome] = complete_all(judge, requests) if requests else []
+    readings = {index: _JudgeReading() for index, *_ in work}
+    spent: dict[int, tuple[int, int, Decimal]] = {index: (0, 0, Decimal("0")) for index, *_ in work}
+    for (index, targets), outcome in zip(plans, outcomes, strict=True):
+        reading = readings[index]
         if outcome.error is not None:
-            judgement.unscored_reason = judgement.unscored_reason or (
+            reading.failure = reading.failure or (
                 f"judge call failed ({outcome.error.kind}): {outcome.error}"
             )
             continue
         assert outcome.response is not None
-        if not outcome.cached:  # a cached verdict cost nothing this time
-            judgement.input_tokens += outcome.response.input_tokens
-            judgement.output_tokens += outcome.response.output_tokens
-        reply = outcome.response.text
-        try:
-            if isinstance(target, list):
-                parsed = prompts.parse_batched(reply, [c.pk for c in target])
-                for criterion_id, (met, why) in parsed.items():
-                    judgement.verdicts[criterion_id] = (met, why, reply)
-            else:
-                met, why = prompts.parse_per_criterion(reply)
-                judgement.verdicts[target.pk] = (met, why, reply)
-        except prompts.JudgeReplyError as error:
-            judgement.unscored_reason = judgement.unscored_reason or (
-                f"unusable judge reply: {error}"
+        response = outcome.response
+        # A cached verdict cost nothing this time.
+        tokens_in, tokens_out = (
+            (0, 0)
+            if outcome.cached
+            else (
+                response.input_tokens,
+                response.output_tokens,
             )
-    return judgements
+        )
+        cost = judge.cost_of(tokens_in, tokens_out) if tokens_in or tokens_out else Decimal("0")
+        before = spent[index]
+        spent[index] = (before[0] + tokens_in, before[1] + tokens_out, before[2] + cost)
+        try:
+            if mode == Grader.Mode.BATCHED:
+                parsed = prompts.parse_batched(response.text, [c.pk for c in targets])
+            else:
+                parsed = {targets[0].pk: prompts.parse_per_criterion(response.text)}
+        except prompts.JudgeReplyError as error:
+            reading.failure = reading.failure or f"unusable judge reply: {error}"
+            continue
+        # A batched call's tokens and cost are shared evenly by the criteria it answered.
+        shares = zip(
+            _split(tokens_in, len(parsed)),
+            _split(tokens_out, len(parsed)),
+            _split_cost(cost, len(parsed)),
+            strict=True,
+        )
+        for (cid, (met, why)), (share_in, share_out, share_cost) in zip(
+            parsed.items(), shares, strict=True
+        ):
+            reading.verdicts[cid] = (met, why, response.text, share_in, share_out, share_cost)
+    return readings, spent
+
+
+def _combine(
+    criteria: Sequence[RubricCriterion],
+    eligible: Sequence[ModelEndpoint],
+    readings: dict[int, _JudgeReading],
+) -> tuple[dict[int, Verdict], str]:
+    """Each criterion's majority verdict over the judges that read the whole sample, or why
+    the sample has none."""
+    usable = [
+        j
+        for j in eligible
+        if not readings[j.pk].failure and all(c.pk in readings[j.pk].verdicts for c in criteria)
+    ]
+    if len(usable) * 2 <= len(eligible):
+        failed = [j for j in eligible if j not in usable]
+        if len(eligible) == 1:
+            return {}, readings[failed[0].pk].failure or "the judge gave no verdict"
+        failures = "; ".join(
+            f"{j.slug}: {readings[j.pk].failure or 'the judge gave no verdict'}" for j in failed
+        )
+        return {}, (
+            f"only {len(usable)} of {len(eligible)} judges gave a usable verdict, fewer than "
+            f"a majority: {failures}"
+        )
+    verdicts: dict[int, Verdict] = {}
+    for criterion in criteria:
+        ballots = [(judge, readings[judge.pk].verdicts[criterion.pk]) for judge in usable]
+        yes = sum(1 for _, ballot in ballots if ballot[0])
+        no = len(ballots) - yes
+        if yes != no:
+            met = yes > no
+            note = ""
+        else:
+            # A tie counts against the answer (not met; for a negative criterion, present):
+            # a grade should not rise on a verdict the judges could not agree on.
+            met = criterion.points < 0
+            note = f"Judges split {yes}-{no}; a tie counts against the answer. "
+        chosen = next(ballot for _, ballot in ballots if ballot[0] == met)
+        single = len(ballots) == 1
+        verdicts[criterion.pk] = Verdict(
+            met=met,
+            explanation=note + chosen[1],
+            raw_reply=chosen[2]
+            if single
+            else "\n\n".join(f"[{judge.slug}]\n{ballot[2]}" for judge, ballot in ballots),
+            votes=[]
+            if single
+            else [
+                {"judge": judge.slug, "met": ballot[0], "explanation": ballot[1]}
+                for judge, ballot in ballots
+            ],
+            input_tokens=sum(ballot[3] for _, ballot in ballots),
+            output_tokens=sum(ballot[4] for _, ballot in ballots),
+            cost=sum((ballot[5] for _, ballot in ballots), Decimal("0")),
+        )
+    return verdicts, ""
+
+
+def judge_samples(grader: Grader, samples: Sequence[Sample]) -> list[Judgement]:
+    """Ask the grader's judges about every criterion of every sample."""
+    return judge_outputs(
+        grader,
+        [(sample.task_version, sample.output) for sample in samples],
+        families=[sample.run.endpoint.family for sample in samples],
+    )
+
+
+def judge_outputs(
+    grader: Grader,
+    outputs: Sequence[tuple[TaskVersion, str]],
+    *,
+    families: Sequence[str | None] | None = None,
+    screen: bool | None = None,
+) -> list[Judgement]:
+    """Ask the grader's judges about every criterion of every (version, output) pair.
+
+    `families` are the model families of the outputs, for the family guard (None: unknown,
+    e.g. a reference solution). `screen` overrides the grader's pre-filter setting.
+    """
+    try:
+        prompt = prompts.prompt_for(grader.prompt_version)
+    except prompts.UnknownPromptVersion as error:
+        # A grader names the prompt it was validated with; another prompt is another grader.
+        return [Judgement(unscored_reason=str(error)) for _ in outputs]
+    judges = grader.judges()
+    if not judges:
+        return [Judgement(unscored_reason="the grader has no judge model") for _ in outputs]
+    screen = grader.prefilter if screen is None else screen
+    families = list(families) if families is not None else [None] * len(outputs)
+    judgements: list[Judgement | None] = [None] * len(outputs)
+    criteria_of: dict[int, list[RubricCriterion]] = {}
+    eligible_of: dict[int, list[ModelEndpoint]] = {}
+    flags_of: dict[int, list[str]] = {}
+    for index, ((version, output), family) in enumerate(zip(outputs, families, strict=True)):
+        criteria = list(version.criteria.all())
+        criteria_of[index] = criteria
+        screening = prefilter.screen(output) if screen else prefilter.Screening()
+        flags = screening.flags
+        if screening.caught:
+            judgements[index] = _prefiltered(criteria, screening.reason, flags)
+            continue
+        kin = [judge for judge in judges if same_family(judge, family)]
+        if grader.allow_same_family:
+            eligible = judges
+            if kin:
+                flags = [*flags, "same_family"]
+        else:
+            # A judge never grades a model of its own family; in an ensemble it sits out.
+            eligible = [judge for judge in judges if judge not in kin]
+        if not eligible:
+            judgements[index] = Judgement(
+                unscored_reason=(
+                    f"family guard: judge {', '.join(j.slug for j in kin)} is of the graded "
+                    f"model's own family ({family}); allow same-family grading in a new "
+                    "version of the grader to grade it anyway"
+                ),
+                flags=flags,
+            )
+            continue
+        eligible_of[index] = eligible
+        flags_of[index] = flags
+    readings: dict[int, dict[int, _JudgeReading]] = {index: {} for index in eligible_of}
+    for judge in judges:
+        work = [
+            (index, outputs[index][0], criteria_of[index], outputs[index][1])
+            for index, eligible in eligible_of.items()
+            if judge in eligible
+        ]
+        if not work:
+            continue
+        by_index, spent = _read_judge(judge, prompt, grader.mode, work)
+        for index, reading in by_index.items():
+            readings[index][judge.pk] = reading
+            judgement = judgements[index] or Judgement(flags=flags_of[index])
+            judgements[index] = judgement
+            tokens_in, tokens_out, cost = spent[index]
+            judgement.input_tokens += tokens_in
+            judgement.output_tokens += tokens_out
+            judgement.cost += cost
+    for index, eligible in eligible_of.items():
+        judgement = judgements[index] or Judgement(flags=flags_of[index])
+        judgements[index] = judgement
+        judgement.verdicts, judgement.unscored_reason = _combine(
+            criteria_of[index], eligible, readings[index]
+        )
+    return [j if j is not None else Judgement() for j in judgements]
 
 
 @transaction.atomic
 def record_grade(grader: Grader, sample: Sample, judgement: Judgement) -> Grade | None:
-    """Write one grade with its verdicts; None when this grader had graded the sample already."""
+    """Write one grade with its verdicts; None when this grader had graded the sample already.
+
+    A grade the judges could not reach is unscored with the reason, never scored 0.
+    """
     criteria = list(sample.task_version.criteria.all())
-    cost = (
-        grader.judge.cost_of(judgement.input_tokens, judgement.output_tokens)
-        if grader.judge
-        else Decimal("0")
-    )
     reason = judgement.unscored_reason
     if not reason and any(c.pk not in judgement.verdicts for c in criteria):
         reason = "the judge gave no verdict for some criteria"
-    fields: dict = {
+    fields: dict[str, Any] = {
+        "grader_config": grader.config(),
+        "prompt_version": grader.prompt_version,
+        "prefilter": judgement.prefilter,
+        "flags": judgement.flags,
         "judge_input_tokens": judgement.input_tokens,
         "judge_output_tokens": judgement.output_tokens,
-        "judge_cost": cost,
+        "judge_cost": judgement.cost,
     }
     if reason:
         fields.update(status=Grade.Status.UNSCORED, unscored_reason=reason[:2000])
     else:
-        outcomes = [
-            CriterionOutcome(points=c.points, met=judgement.verdicts[c.pk][0], critical=c.critical)
-            for c in criteria
-        ]
+        result = score_sample(
+            [
+                CriterionOutcome(
+                    points=c.points,
+                    met=judgement.verdicts[c.pk].met,
+                    critical=c.critical,
+                    tag=c.tag,
+                )
+                for c in criteria
+            ],
+            sample.task_version.pass_threshold,
+        )
         fields.update(
             status=Grade.Status.SCORED,
-            score=rubric_score(outcomes),
-            success=is_success(outcomes, sample.task_version.pass_threshold),
+            score=result.score,
+            success=result.success,
+            tag_scores=result.tag_scores,
         )
-    grade, created = Grade.objects.get_or_create(sample=sample, grader=grader, defaults=fields)
+    grade, created = Grade.objects.get_or_create(
+        sample=sample, grader=grader, expert=None, defaults=fields
+    )
     if not created:
         return None  # graded meanwhile by a redelivered or parallel task
-    CriterionVerdict.objects.bulk_create(
-        [
-            CriterionVerdict(
-                grade=grade, criterion_id=cid, met=met, explanation=why[:2000], raw_reply=raw
-            )
-            for cid, (met, why, raw) in judgement.verdicts.items()
-        ]
-    )
+    if grade.status == Grade.Status.SCORED:
+        CriterionVerdict.objects.bulk_create(
+            [
+                CriterionVerdict(
+                    grade=grade,
+                    criterion_id=criterion_id,
+                    met=verdict.met,
+                    explanation=verdict.explanation[:2000],
+                    raw_reply=verdict.raw_reply,
+                    votes=verdict.votes,
+                    input_tokens=verdict.input_tokens,
+                    output_tokens=verdict.output_tokens,
+                    cost=verdict.cost,
+                )
+                for criterion_id, verdict in judgement.verdicts.items()
+            ]
+        )
     return grade
 
 
 def active_graders() -> list[Grader]:
+    """LLM graders that grade every new sample; human graders have queues instead."""
     return list(
-        Grader.objects.filter(
-            is_active=True, kind=Grader.Kind.LLM_RUBRIC, judge__isnull=False
-        ).select_related("judge")
+        Grader.objects.filter(is_active=True, kind=Grader.Kind.LLM_RUBRIC, judge__isnull=False)
+        .select_related("judge")
+        .prefetch_related("extra_judges")
     )
 
 
@@ -152,10 +407,12 @@ def grade_samples(sample_ids: Iterable[int], graders: Sequence[Grader] | None = 
     sample_ids = list(sample_ids)
     written = 0
     for grader in graders if graders is not None else active_graders():
+        if grader.is_human:
+            continue  # experts grade from their queue
         samples = list(
             Sample.objects.filter(pk__in=sample_ids, status=Sample.Status.DONE)
             .exclude(grades__grader=grader)
-            .select_related("task_version__task")
+            .select_related("task_version__task", "run__endpoint")
             .prefetch_related("task_version__criteria")
         )
         if not samples:

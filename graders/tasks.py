@@ -4,12 +4,21 @@ from celery import shared_task
 
 from evalbuilder.celery import DATABASE_RETRY
 from graders import services
+from graders.models import Grader
 from runs.models import Run, Sample
 
 
 @shared_task(name="graders.tasks.grade_samples", **DATABASE_RETRY)
-def grade_samples(sample_ids: list[int]) -> None:
-    services.grade_samples(sample_ids)
+def grade_samples(sample_ids: list[int], grader_ids: list[int] | None = None) -> None:
+    """Grade samples with the active LLM graders, or with the grader versions named (a regrade)."""
+    graders = None
+    if grader_ids is not None:
+        graders = list(
+            Grader.objects.filter(
+                pk__in=grader_ids, kind=Grader.Kind.LLM_RUBRIC, judge__isnull=False
+            ).select_related("judge")
+        )
+    services.grade_samples(sample_ids, graders)
     run_ids = set(Sample.objects.filter(pk__in=sample_ids).values_list("run_id", flat=True))
     for run in Run.objects.filter(pk__in=run_ids, status=Run.Status.GRADING):
         services.finish_run_grading(run)

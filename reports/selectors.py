@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Avg, Case, Count, F, FloatField, Max, Q, When
+from django.db.models import Avg, Case, Count, Exists, F, FloatField, Max, OuterRef, Q, When
 
 from graders.models import Grade, Grader
 from occupations.models import Occupation, Task
@@ -41,12 +41,36 @@ class CategorySummary:
     frontier_model: ModelEndpoint | None
 
 
-def default_grader() -> Grader | None:
-    """The grader reports use unless told otherwise: the first active rubric judge."""
+def report_graders():
+    """LLM grader versions that reports can use: those with scored grades, newest first."""
+    scored = Grade.objects.filter(grader=OuterRef("pk"), status=Grade.Status.SCORED)
     return (
-        Grader.objects.filter(is_active=True, kind=Grader.Kind.LLM_RUBRIC).order_by("pk").first()
-        or Grader.objects.order_by("pk").first()
+        Grader.objects.filter(Exists(scored), kind=Grader.Kind.LLM_RUBRIC)
+        .select_related("judge")
+        .order_by("-created_at", "-pk")
     )
+
+
+def default_grader() -> Grader | None:
+    """The grader reports use unless told otherwise: the newest active LLM grader version
+    with scored grades, else the newest active one (nothing graded yet), else the newest
+    version with scored grades (every grader retired)."""
+    active = Grader.objects.filter(is_active=True, kind=Grader.Kind.LLM_RUBRIC)
+    return (
+        report_graders().filter(is_active=True).first()
+        or active.select_related("judge").order_by("-created_at", "-pk").first()
+        or report_graders().first()
+    )
+
+
+def chosen_grader(value: str | None) -> Grader | None:
+    """The grader a report page was asked for (?grader=<pk>), among report_graders();
+    the default for a missing or unknown value."""
+    if value and value.isdigit():
+        grader = report_graders().filter(pk=int(value)).first()
+        if grader is not None:
+            return grader
+    return default_grader()
 
 
 def _scored(grader: Grader):

@@ -10,15 +10,26 @@ from reports import selectors
 from reports.charts import TrendPoint, trend_chart
 
 
+def _grader_context(request) -> dict:
+    """The grader a report page uses, the choice of others, and the query that keeps it."""
+    grader = selectors.chosen_grader(request.GET.get("grader"))
+    asked = request.GET.get("grader", "")
+    return {
+        "grader": grader,
+        "grader_choices": selectors.report_graders(),
+        "grader_query": f"?grader={grader.pk}" if grader is not None and asked else "",
+    }
+
+
 def home(request):
-    grader = selectors.default_grader()
-    summaries = selectors.category_summaries(grader)
+    context = _grader_context(request)
+    summaries = selectors.category_summaries(context["grader"])
     return render(
         request,
         "reports/home.html",
         {
+            **context,
             "summaries": summaries,
-            "grader": grader,
             "measured": sum(1 for s in summaries if s.frontier_score is not None),
         },
     )
@@ -42,7 +53,8 @@ def job_category(request, pk: int):
     category = get_object_or_404(
         Occupation.objects.select_related("taxonomy"), pk=pk, job_category_id=F("pk")
     )
-    grader = selectors.default_grader()
+    context = _grader_context(request)
+    grader = context["grader"]
     results = selectors.category_results(category, grader)
     frontier = selectors.frontier_of(results)
     on_frontier = {id(point[2]) for point in frontier}
@@ -64,8 +76,8 @@ def job_category(request, pk: int):
         request,
         "reports/job_category.html",
         {
+            **context,
             "category": category,
-            "grader": grader,
             "results": results,
             "frontier_ids": on_frontier,
             "chart": chart,

@@ -11,6 +11,7 @@ pause, a cancellation, a spent budget or a fatal provider error stops new calls 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -214,8 +215,9 @@ async def call_many(
 
 
 def cache_key(endpoint: ModelEndpoint, request: ModelRequest) -> str:
-    """What makes two calls the same call: provider, model, parameters, messages, attempt."""
-    identity = {
+    """What makes two calls the same call: provider, model, parameters, messages, attempt,
+    and the reply's requested shape and temperature."""
+    identity: dict[str, object] = {
         "provider": endpoint.provider,
         "model": endpoint.model_id,
         "base_url": endpoint.base_url,
@@ -225,6 +227,12 @@ def cache_key(endpoint: ModelEndpoint, request: ModelRequest) -> str:
         "json_output": request.json_output,
         "attempt": request.metadata.get("attempt"),
     }
+    # Added only when set, so that the keys of requests without them, cached before these
+    # fields existed, stay the same.
+    if request.output_schema is not None:
+        identity["output_schema"] = dataclasses.asdict(request.output_schema)
+    if request.temperature is not None:
+        identity["temperature"] = request.temperature
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 

@@ -16,6 +16,11 @@ What it answers, in order of precedence:
    when concurrent requests arrive in a different order;
 4. a reply, the text of `reply(request_json)`, with token counts estimated from the text.
 
+An Anthropic request that forces a tool (tool_choice {"type": "tool"}) gets the reply as
+that tool's call, its input the reply text read as a JSON object, as the real API answers a
+structured-output request; a reply that is not a JSON object comes back as text, as from a
+model that did not follow the tool.
+
 The script, the limit and the injected failures apply to model calls only (chat completions,
 responses, messages); the file and batch routes always work. Batch items are answered by the
 same `reply`, and `FakeConfig` says what share of them fail or expire.
@@ -255,6 +260,23 @@ def request_text(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from request_text(item)
+
+
+def forced_tool(request: dict) -> str | None:
+    """The tool an Anthropic request forces (tool_choice {"type": "tool", "name": ...})."""
+    choice = request.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "tool":
+        return choice.get("name")
+    return None
+
+
+def json_object_of(text: str) -> dict | None:
+    """The reply text as a JSON object, or None when it is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _to_json(value: Any) -> bytes:
@@ -733,13 +755,23 @@ class FakeServer:
                     "total_tokens": input_tokens + output_tokens,
                 },
             }
+        tool = forced_tool(request)
+        tool_input = json_object_of(text) if tool else None
+        if tool and tool_input is not None:
+            call_id = self._next_id("toolu_")
+            content: list[dict] = [
+                {"type": "tool_use", "id": call_id, "name": tool, "input": tool_input}
+            ]
+            stop_reason = "tool_use"
+        else:
+            content, stop_reason = [{"type": "text", "text": text}], "end_turn"
         return {
             "id": self._next_id("msg_"),
             "type": "message",
             "role": "assistant",
             "model": model,
-            "content": [{"type": "text", "text": text}],
-            "stop_reason": "end_turn",
+            "content": content,
+            "stop_reason": stop_reason,
             "stop_sequence": None,
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
         }

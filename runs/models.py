@@ -49,7 +49,9 @@ class ModelEndpoint(models.Model):
         "thinking_budget (Anthropic: tokens of extended thinking, at least 1024, given on "
         "top of max_output_tokens; temperature cannot be set with it); "
         "vision (true when the model takes images: image attachments are then sent as "
-        "images, otherwise named and left out). "
+        "images, otherwise named and left out); "
+        "structured_output (judges: 'json_schema', the default, 'json_object' or 'none' "
+        "for OpenAI-compatible servers without schema support). "
         "Simulated models: skill, latency_ms, failure_rate.",
     )
     input_price_per_mtok = models.DecimalField(

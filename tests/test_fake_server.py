@@ -469,3 +469,27 @@ def test_every_config_field_is_a_command_line_option():
 def test_impossible_shares_are_refused():
     with pytest.raises(ValueError, match="add up to more than 1"):
         FakeConfig(error_rate_429=0.6, error_rate_500=0.6)
+
+
+def test_a_forced_anthropic_tool_is_answered_with_a_tool_use_block():
+    import anthropic
+
+    from runs.fake_server import FakeProvider as Fake
+
+    with Fake(reply=lambda request: '{"explanation": "ok", "criteria_met": true}') as fake:
+        client = anthropic.Anthropic(api_key="k", base_url=fake.anthropic_url, max_retries=0)
+        forced = client.messages.create(
+            model="claude-x",
+            max_tokens=100,
+            messages=[{"role": "user", "content": "Judge this."}],
+            tools=[{"name": "verdict", "input_schema": {"type": "object"}}],
+            tool_choice={"type": "tool", "name": "verdict"},
+        )
+        plain = client.messages.create(
+            model="claude-x", max_tokens=100, messages=[{"role": "user", "content": "Hi."}]
+        )
+    (block,) = forced.content
+    assert (block.type, block.name, forced.stop_reason) == ("tool_use", "verdict", "tool_use")
+    assert block.input == {"explanation": "ok", "criteria_met": True}
+    assert plain.content[0].type == "text"
+    assert plain.content[0].text == '{"explanation": "ok", "criteria_met": true}'

@@ -457,3 +457,15 @@ def test_request_budgets_are_read_from_openai_and_anthropic_headers():
     assert 28 < limits.reset_seconds <= 30
     assert rate_limits_from_headers({"server": "llama.cpp"}) is None
     assert rate_limits_from_headers({"x-ratelimit-limit-requests": "many"}) is None
+
+
+def test_structured_output_is_a_parameter_of_openai_style_endpoints_only():
+    from runs.providers import parameter_problems
+
+    assert parameter_problems("openai_compatible", {"structured_output": "json_object"}) == []
+    assert parameter_problems("openai_compatible", {"structured_output": "grammar"}) == [
+        "structured_output: must be one of json_schema, json_object, none, got 'grammar'"
+    ]
+    assert parameter_problems("anthropic", {"structured_output": "none"}) == [
+        "structured_output: not used by anthropic endpoints"
+    ]

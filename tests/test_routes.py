@@ -11,11 +11,14 @@ import pytest
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from graders.models import Grader
+from graders import experts as expert_grading
+from graders import validation
+from graders.models import ExpertQueueItem, Grader
 from occupations import attachments, workflow
-from occupations.models import Occupation, Suite
+from occupations.models import Occupation, Panel, PanelMembership, Suite
 from runs import services as run_services
-from tests.authoring import make_world, publish_through_review, write_draft
+from runs.models import Sample
+from tests.authoring import make_user, make_world, publish_through_review, write_draft
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +41,19 @@ TABLE: dict[str, Route] = {
     "graders:run_list": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
     "graders:run": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
     "graders:calibrate": Route("POST", (302, 200, 404, 403, 403, 403, 200)),
+    "graders:grader_list": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    "graders:grader_create": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "graders:grader": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    "graders:new_version": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "graders:regrade": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
+    "graders:validation": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    "graders:validation_export": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    "graders:expert_queues": Route("GET", (302, 403, 403, 200, 200, 403, 200)),
+    "graders:expert_next": Route("GET", (302, 403, 403, 302, 403, 403, 302)),
+    "graders:expert_grade": Route("GET", (302, 403, 403, 200, 403, 403, 200)),
+    "graders:expert_enqueue": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
+    "graders:disagreements": Route("GET", (302, 403, 403, 200, 403, 403, 200)),
+    "graders:reconcile": Route("GET", (302, 403, 403, 200, 403, 403, 200)),
     "occupations:my_tasks": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
     "occupations:new_task": Route("GET", (302, 200, 200, 403, 403, 403, 200)),
     "occupations:import": Route("GET", (302, 200, 200, 403, 403, 403, 200)),
@@ -145,8 +161,57 @@ def world(seeded, settings, tmp_path, make_endpoint):
         "occupations:review": {"decision": "approve"},
         "occupations:comment": {"version": second.number, "body": "Looks right."},
     }
-    assert grader.pk
+    experts = expert_world(users, world.panel_a, first, run, grader)
+    kwargs.update(
+        {
+            "graders:grader": {"pk": grader.pk},
+            "graders:new_version": {"pk": grader.pk},
+            "graders:regrade": {"pk": grader.pk},
+            "graders:validation": {"pk": grader.pk},
+            "graders:validation_export": {"pk": grader.pk},
+            "graders:expert_next": {"pk": experts["grader"].pk},
+            "graders:expert_enqueue": {"pk": experts["grader"].pk},
+            "graders:disagreements": {"pk": experts["grader"].pk},
+            "graders:expert_grade": {"item": experts["open_item"].pk},
+            "graders:reconcile": {"pk": experts["grader"].pk, "sample": experts["split"].pk},
+        }
+    )
+    post_data.update(
+        {
+            "graders:regrade": {"runs": [run.pk]},
+            "graders:expert_enqueue": {"run": run.pk, "count": 1},
+        }
+    )
     return users, kwargs, post_data
+
+
+def expert_world(users, panel, version, run, grader) -> dict:
+    """Expert grading of a held-out task: one sample waiting, one the experts split on, one
+    not queued; and a validation of the LLM grader against those experts."""
+    experts = Grader.objects.create(name="Legal experts", kind="human", grades_per_sample=3)
+    samples = [
+        Sample.objects.create(
+            run=run,
+            task_version=version,
+            attempt=attempt,
+            output=f"Answer {attempt}",
+            status=Sample.Status.DONE,
+        )
+        for attempt in range(3)
+    ]
+    open_item = ExpertQueueItem.objects.create(grader=experts, sample=samples[0])
+    split_item = ExpertQueueItem.objects.create(grader=experts, sample=samples[1])
+    third = make_user("reviewer_a3", "reviewer")
+    PanelMembership.objects.create(panel=panel, user=third, role=Panel.Role.REVIEWER)
+    criteria = list(version.criteria.order_by("order"))
+    for expert, dissent in ((users["reviewer_a2"], False), (third, True)):
+        verdicts = {
+            c.pk: expert_grading.ExpertVerdict(met=c.points > 0 and not (dissent and i == 0))
+            for i, c in enumerate(criteria)
+        }
+        expert_grading.record_expert_grade(split_item, expert, verdicts)
+    validation.validate(grader, experts, users["admin"])
+    return {"grader": experts, "open_item": open_item, "split": samples[1]}
 
 
 @pytest.mark.parametrize("role", ROLES)

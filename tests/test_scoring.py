@@ -76,3 +76,36 @@ def test_meeting_every_positive_and_no_negative_criterion_scores_one(outcomes):
     perfect = [CriterionOutcome(o.points, o.points > 0, o.critical) for o in outcomes]
     assert rubric_score(perfect) == pytest.approx(1.0)
     assert is_success(perfect, 1.0)
+
+
+def test_tag_scores_divide_each_tags_points_met_by_its_positive_points():
+    from graders.scoring import score_sample
+
+    outcomes = [
+        CriterionOutcome(4, True, tag="accuracy"),
+        CriterionOutcome(4, False, tag="accuracy"),
+        CriterionOutcome(2, True, tag="communication"),
+        CriterionOutcome(-3, True, tag="communication"),
+        CriterionOutcome(-5, False, tag="safety"),
+        CriterionOutcome(1, True),
+    ]
+    result = score_sample(outcomes, threshold=0.3)
+    # (4 + 2 - 3 + 1) / (4 + 4 + 2 + 1)
+    assert result.score == pytest.approx(4 / 11)
+    assert result.success is True
+    # safety has only a negative criterion, so it has nothing to divide by; untagged is left out.
+    assert result.tag_scores == {"accuracy": 0.5, "communication": pytest.approx(-0.5)}
+
+
+def test_a_present_undesirable_behaviour_lowers_the_score_and_its_tag():
+    from graders.scoring import score_sample
+
+    absent = score_sample(
+        [CriterionOutcome(5, True, tag="safety"), CriterionOutcome(-5, False, tag="safety")], 0.5
+    )
+    present = score_sample(
+        [CriterionOutcome(5, True, tag="safety"), CriterionOutcome(-5, True, tag="safety")], 0.5
+    )
+    assert (absent.score, absent.tag_scores["safety"]) == (1.0, 1.0)
+    assert (present.score, present.tag_scores["safety"]) == (0.0, 0.0)
+    assert present.success is False

@@ -29,6 +29,18 @@ Message = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class OutputSchema:
+    """A JSON schema the reply must follow, for providers that can enforce one."""
+
+    name: str
+    """Letters, digits, '_' and '-', at most 64: OpenAI's rule for a schema's name, and
+    Anthropic's for the tool that carries it."""
+    schema: dict[str, Any]
+    """A JSON Schema object in the subset OpenAI's strict mode takes: every property
+    required, additionalProperties false."""
+
+
+@dataclass(frozen=True)
 class ModelRequest:
     """What is sent to a model."""
 
@@ -38,6 +50,13 @@ class ModelRequest:
     """Upper bound on the reply's length; None leaves the provider's default."""
     json_output: bool = False
     """Ask for a single JSON object (judges)."""
+    output_schema: OutputSchema | None = None
+    """Ask for a reply that follows this schema: OpenAI's json_schema response format, or a
+    forced tool call on Anthropic. Where the endpoint cannot enforce it, the prompt must
+    still ask for the shape, and the reply is parsed as text."""
+    temperature: float | None = None
+    """Overrides the endpoint's temperature (judges ask for 0); None keeps the endpoint's.
+    Left out for reasoning models, which refuse or ignore it (see `request_temperature`)."""
     metadata: dict[str, Any] = field(default_factory=dict)
     """Ids the simulated provider uses to look up what it 'knows'; never sent to an API."""
 
@@ -133,6 +152,10 @@ EVERY_PROVIDER = REAL_PROVIDERS | {"simulated"}
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 """The values the openai SDK's ReasoningEffort allows."""
 MIN_THINKING_BUDGET = 1024  # the Messages API's smallest budget_tokens
+STRUCTURED_OUTPUT_MODES = ("json_schema", "json_object", "none")
+"""How an OpenAI-style endpoint is asked for a schema's shape: json_schema (the default,
+strict), json_object for servers that only know JSON mode, none for servers that know
+neither (the prompt still asks for JSON)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +181,7 @@ PARAMETERS: dict[str, Parameter] = {
     "reasoning_effort": Parameter(str, OPENAI_STYLE, choices=REASONING_EFFORTS),
     "thinking_budget": Parameter(int, frozenset({"anthropic"}), minimum=MIN_THINKING_BUDGET),
     "api": Parameter(str, OPENAI_STYLE, choices=("chat", "responses")),
+    "structured_output": Parameter(str, OPENAI_STYLE, choices=STRUCTURED_OUTPUT_MODES),
     "vision": Parameter(bool, EVERY_PROVIDER),
     "skill": Parameter(float, frozenset({"simulated"})),
     "latency_ms": Parameter(int, frozenset({"simulated"}), minimum=0),
@@ -205,6 +229,26 @@ def parameter_problems(provider: str, parameters: object) -> list[str]:
     if parameters.get("api") == "responses" and "seed" in parameters:
         problems.append("seed: the Responses API takes no seed")
     return problems
+
+
+def is_reasoning_model(parameters: dict[str, Any]) -> bool:
+    """An endpoint set up to reason before answering (OpenAI reasoning effort, Anthropic
+    extended thinking)."""
+    return bool(parameters.get("reasoning_effort")) or bool(parameters.get("thinking_budget"))
+
+
+def request_temperature(parameters: dict[str, Any], request: ModelRequest) -> float | None:
+    """The temperature to send: the request's, else the endpoint's, and none at all from
+    the request for a reasoning model, since reasoning models reject or ignore a sampling
+    temperature and their reasoning is not made deterministic by one."""
+    if request.temperature is None or is_reasoning_model(parameters):
+        return parameters.get("temperature")
+    return request.temperature
+
+
+def structured_output_mode(parameters: dict[str, Any]) -> str:
+    """json_schema, json_object or none (the endpoint's `structured_output`)."""
+    return parameters.get("structured_output", "json_schema")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,12 @@
-"""Anthropic models via the Messages API."""
+"""Anthropic models via the Messages API.
 
+A request with an output schema is sent with one tool whose input_schema is the schema,
+and tool_choice forcing that tool: the tool call's input is the reply, returned as JSON
+text. Extended thinking refuses a forced tool choice, so a thinking endpoint gets no tool;
+the prompt asks for the JSON and the caller parses the text.
+"""
+
+import json
 import os
 import time
 from typing import Any, TypeVar
@@ -18,6 +25,7 @@ from runs.providers import (
     elapsed_ms,
     from_sdk_error,
     rate_limits_from_headers,
+    request_temperature,
 )
 
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
@@ -82,6 +90,9 @@ def request_kwargs(endpoint: ModelEndpoint, request: ModelRequest) -> dict[str, 
     kwargs: dict[str, Any] = {"model": endpoint.model_id, "messages": messages}
     if system:
         kwargs["system"] = system
+    temperature = request_temperature(params, request)
+    if temperature is not None:
+        params["temperature"] = temperature
     budget = params.get("thinking_budget")
     if budget:
         kwargs["thinking"] = {"type": "enabled", "budget_tokens": budget}
@@ -90,6 +101,16 @@ def request_kwargs(endpoint: ModelEndpoint, request: ModelRequest) -> dict[str, 
         max_tokens += budget
         # A thinking model refuses a temperature.
         params.pop("temperature", None)
+    elif request.output_schema is not None:
+        schema = request.output_schema
+        kwargs["tools"] = [
+            {
+                "name": schema.name,
+                "description": "Record your answer in exactly this structure.",
+                "input_schema": schema.schema,
+            }
+        ]
+        kwargs["tool_choice"] = {"type": "tool", "name": schema.name}
     kwargs["max_tokens"] = max_tokens
     kwargs.update({name: params[name] for name in UNNAMED_FIELDS if name in params})
     return kwargs
@@ -99,8 +120,13 @@ def model_response(
     message: Message, *, latency_ms: int = 0, rate_limits: RateLimits | None = None
 ) -> ModelResponse:
     """What a message says, live or from a batch."""
-    # Thinking blocks are the model's working, not its answer.
-    text = "".join(block.text for block in message.content if block.type == "text")
+    # Thinking blocks are the model's working, not its answer. A forced tool call's input
+    # is the answer of a request with an output schema.
+    tool_inputs = [block.input for block in message.content if block.type == "tool_use"]
+    if tool_inputs:
+        text = json.dumps(tool_inputs[0])
+    else:
+        text = "".join(block.text for block in message.content if block.type == "text")
     return ModelResponse(
         text=text,
         input_tokens=message.usage.input_tokens,

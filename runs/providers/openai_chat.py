@@ -16,6 +16,8 @@ from runs.providers import (
     elapsed_ms,
     from_sdk_error,
     rate_limits_from_headers,
+    request_temperature,
+    structured_output_mode,
 )
 
 Client = TypeVar("Client", openai.AsyncOpenAI, openai.OpenAI)
@@ -46,12 +48,34 @@ def request_kwargs(endpoint: ModelEndpoint, request: ModelRequest) -> dict[str, 
         # OpenAI itself wants max_completion_tokens; most compatible servers know max_tokens.
         compatible = endpoint.provider == ModelEndpoint.Provider.OPENAI_COMPATIBLE
         kwargs["max_tokens" if compatible else "max_completion_tokens"] = max_tokens
-    for name in ("temperature", "top_p", "seed", "reasoning_effort"):
+    for name in ("top_p", "seed", "reasoning_effort"):
         if name in params:
             kwargs[name] = params[name]
-    if request.json_output:
-        kwargs["response_format"] = {"type": "json_object"}
+    temperature = request_temperature(params, request)
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    response_format = chat_response_format(params, request)
+    if response_format is not None:
+        kwargs["response_format"] = response_format
     return kwargs
+
+
+def chat_response_format(params: dict[str, Any], request: ModelRequest) -> dict[str, Any] | None:
+    """Chat Completions' response_format: a strict json_schema when the request has a schema
+    and the endpoint takes one, JSON mode where it only knows that, else nothing."""
+    mode = structured_output_mode(params)
+    if mode == "none" or not (request.output_schema or request.json_output):
+        return None
+    if request.output_schema is not None and mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": request.output_schema.name,
+                "schema": request.output_schema.schema,
+                "strict": True,
+            },
+        }
+    return {"type": "json_object"}
 
 
 def model_response(

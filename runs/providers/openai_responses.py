@@ -22,6 +22,8 @@ from runs.providers import (
     elapsed_ms,
     from_sdk_error,
     rate_limits_from_headers,
+    request_temperature,
+    structured_output_mode,
 )
 from runs.providers.openai_chat import openai_client
 
@@ -69,14 +71,33 @@ def request_kwargs(endpoint: ModelEndpoint, request: ModelRequest) -> dict[str, 
     max_tokens = request.max_output_tokens or params.get("max_output_tokens")
     if max_tokens:
         kwargs["max_output_tokens"] = max_tokens
-    for name in ("temperature", "top_p"):
-        if name in params:
-            kwargs[name] = params[name]
+    if "top_p" in params:
+        kwargs["top_p"] = params["top_p"]
+    temperature = request_temperature(params, request)
+    if temperature is not None:
+        kwargs["temperature"] = temperature
     if "reasoning_effort" in params:
         kwargs["reasoning"] = {"effort": params["reasoning_effort"]}
-    if request.json_output:
-        kwargs["text"] = {"format": {"type": "json_object"}}
+    text_format = responses_text_format(params, request)
+    if text_format is not None:
+        kwargs["text"] = {"format": text_format}
     return kwargs
+
+
+def responses_text_format(params: dict[str, Any], request: ModelRequest) -> dict[str, Any] | None:
+    """The Responses API's text.format: json_schema (strict) when the request has a schema
+    and the endpoint takes one, json_object where it only knows JSON mode, else nothing."""
+    mode = structured_output_mode(params)
+    if mode == "none" or not (request.output_schema or request.json_output):
+        return None
+    if request.output_schema is not None and mode == "json_schema":
+        return {
+            "type": "json_schema",
+            "name": request.output_schema.name,
+            "schema": request.output_schema.schema,
+            "strict": True,
+        }
+    return {"type": "json_object"}
 
 
 def model_response(
