@@ -63,8 +63,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "occupations.view_suite",
         "runs.view_modelendpoint",
         "runs.view_run",
+        # Analysts validate graders: they set up grader versions, grade runs with them and
+        # collect the expert grades the validation compares against.
         "graders.view_grader",
+        "graders.add_grader",
+        "graders.change_grader",
         "graders.view_grade",
+        "graders.view_expertqueueitem",
+        "graders.add_expertqueueitem",
         "graders.view_gradervalidation",
         "graders.add_gradervalidation",
     ],

@@ -6,9 +6,21 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Avg, Case, Count, Exists, F, FloatField, Max, OuterRef, Q, When
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    When,
+)
 
-from graders.models import Grade, Grader
+from graders.models import Grade, Grader, GraderValidation
 from occupations.models import Occupation, Task
 from reports import stats
 from runs.models import ModelEndpoint, Run, Sample
@@ -53,11 +65,22 @@ def report_graders():
 
 def default_grader() -> Grader | None:
     """The grader reports use unless told otherwise: the newest active LLM grader version
-    with scored grades, else the newest active one (nothing graded yet), else the newest
-    version with scored grades (every grader retired)."""
+    with scored grades whose latest validation against experts passed, else the newest
+    active one with scored grades, else the newest active one (nothing graded yet), else
+    the newest version with scored grades (every grader retired)."""
     active = Grader.objects.filter(is_active=True, kind=Grader.Kind.LLM_RUBRIC)
+    latest_passed = Subquery(
+        GraderValidation.objects.filter(grader=OuterRef("pk"))
+        .order_by("-computed_at", "-pk")
+        .values("passed")[:1]
+    )
     return (
-        report_graders().filter(is_active=True).first()
+        report_graders()
+        .filter(is_active=True)
+        .annotate(validated=latest_passed)
+        .filter(validated=True)
+        .first()
+        or report_graders().filter(is_active=True).first()
         or active.select_related("judge").order_by("-created_at", "-pk").first()
         or report_graders().first()
     )

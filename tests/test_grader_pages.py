@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from evalbuilder.demo import install_demo
 from graders.models import Grade, Grader, GraderValidation
+from reports import selectors
 from runs import services as run_services
 from runs.models import Run, Sample
 from tests.authoring import make_user
@@ -62,7 +64,7 @@ def llm_form(judge, **overrides) -> dict:
         ("author", 403, 403),
         ("reviewer", 403, 403),
         ("operator", 200, 200),
-        ("analyst", 200, 403),
+        ("analyst", 200, 200),
         ("admin", 200, 200),
     ],
 )
@@ -77,6 +79,13 @@ def test_grader_pages_answer_each_role_by_its_permissions(
     assert client.get(reverse("graders:new_version", kwargs=pk)).status_code == changing
     answer = client.post(reverse("graders:regrade", kwargs=pk), {"runs": [run.pk]})
     assert answer.status_code == (302 if changing == 200 else 403)
+
+
+def viewer():
+    """Someone who may look at graders and change nothing."""
+    user = make_user("grader-viewer")
+    user.user_permissions.add(Permission.objects.get(codename="view_grader"))
+    return user
 
 
 def test_signed_out_visitors_are_sent_to_sign_in(client, simulated_grader):
@@ -103,7 +112,9 @@ def test_the_list_shows_versions_counts_cost_and_the_latest_validation(
     assert "Simulated judge v1" in page and "Expert panel v1" in page
     assert "0.004000" in page
     assert "passed" in page and reverse("graders:validation", args=[simulated_grader.pk]) in page
-    assert "Add a grader" not in page  # analysts may not create graders
+    assert "Add a grader" in page
+    client.force_login(viewer())
+    assert "Add a grader" not in client.get(reverse("graders:grader_list")).content.decode()
 
 
 def test_an_operator_creates_graders_and_a_taken_name_is_refused_on_the_field(
@@ -182,7 +193,7 @@ def test_the_detail_page_shows_cost_saving_progress_and_the_regrade_form(
     assert "0.002000" in page  # mean cost per sample
     assert reverse("graders:regrade", args=[batched.pk]) in page
     assert f'value="{run.pk}"' in page
-    client.force_login(users["analyst"])
+    client.force_login(viewer())
     page = client.get(reverse("graders:grader", args=[batched.pk])).content.decode()
     assert reverse("graders:regrade", args=[batched.pk]) not in page
 
@@ -248,6 +259,32 @@ def test_reports_name_the_grader_version_and_honour_the_choice(client, run, two_
     # An unknown choice falls back to the default rather than failing the page.
     page = client.get(f"{category}?grader=999999").content.decode()
     assert "Graded by <strong>Simulated judge v2</strong>" in page
+
+
+def test_reports_prefer_an_active_grader_whose_latest_validation_passed(client, run, two_graders):
+    older, newer = two_graders
+    rival = Grader.objects.create(name="Rival judge", judge=newer.judge)
+    grade_all(rival, run, 0.5)
+    experts = Grader.objects.create(name="Experts", kind=Grader.Kind.HUMAN)
+    assert selectors.default_grader() == rival  # newest active, nothing validated yet
+
+    def validation(grader: Grader, passed: bool) -> None:
+        GraderValidation.objects.create(
+            grader=grader,
+            experts=experts,
+            samples=30,
+            items=90,
+            margin=0.05,
+            passed=passed,
+            figures={},
+        )
+
+    validation(newer, True)
+    assert selectors.default_grader() == newer
+    validation(newer, False)  # only the latest validation counts
+    assert selectors.default_grader() == rival
+    validation(older, True)  # a retired version is not the default, validated or not
+    assert selectors.default_grader() == rival
 
 
 def test_human_graders_are_not_offered_to_reports(client, run, two_graders):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from graders import experts
-from graders.models import Grader
+from graders.management.grader_option import find_grader
 from runs.models import Run
 
 
@@ -10,7 +10,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--grader", required=True, help="The human grader, as 'name' (newest version) or id."
+            "--grader", required=True, help="The human grader's name (its newest version)."
         )
         parser.add_argument("--run", required=True, type=int, help="Run id.")
         parser.add_argument(
@@ -20,13 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, grader: str, run: int, count: int | None, **options) -> None:
-        found = (
-            Grader.objects.filter(pk=int(grader))
-            if grader.isdigit()
-            else Grader.objects.filter(name=grader).order_by("-version")
-        ).first()
-        if found is None:
-            raise CommandError(f"--grader: no grader {grader!r}")
+        found = find_grader("grader", grader)
         queued_run = Run.objects.filter(pk=run).first()
         if queued_run is None:
             raise CommandError(f"--run: no run {run}")

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from graders import regrading
-from graders.models import Grader
+from graders.management.grader_option import find_grader
 from runs.models import Run
 
 
@@ -33,14 +33,7 @@ class Command(BaseCommand):
     def handle(
         self, *args, grader: str, version: int | None, runs: list[int], unscored: bool, **options
     ) -> None:
-        versions = Grader.objects.filter(name=grader).order_by("-version")
-        if version is not None:
-            versions = versions.filter(version=version)
-        chosen = versions.first()
-        if chosen is None:
-            known = ", ".join(sorted(set(Grader.objects.values_list("name", flat=True))))
-            shown = f"{grader!r} version {version}" if version is not None else repr(grader)
-            raise CommandError(f"--grader: no grader {shown}; graders: {known or 'none'}")
+        chosen = find_grader("grader", grader, version)
         found = Run.objects.in_bulk(runs)
         missing = [str(pk) for pk in runs if pk not in found]
         if missing:

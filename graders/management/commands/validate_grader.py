@@ -2,21 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from graders import validation
-from graders.models import Grader
+from graders.management.grader_option import find_grader
 from graders.validation import GroupFigures, ValidationResult
-
-
-def find_grader(option: str, name: str, version: int | None) -> Grader:
-    """The named grader at `version`, or its latest version; errors name the option."""
-    versions = Grader.objects.filter(name=name).order_by("-version")
-    if version is not None:
-        versions = versions.filter(version=version)
-    grader = versions.first()
-    if grader is None:
-        known = ", ".join(sorted(set(Grader.objects.values_list("name", flat=True)))) or "none"
-        shown = f"{name!r} version {version}" if version is not None else repr(name)
-        raise CommandError(f"--{option}: no grader {shown} (graders: {known})")
-    return grader
 
 
 def _figure(value: float | None) -> str:
