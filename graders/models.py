@@ -40,9 +40,10 @@ class Grader(models.Model):
         "prompt_version",
         "allow_same_family",
         "prefilter",
-        "grades_per_sample",
     )
-    """What decides the grades: frozen once the grader has graded (with `extra_judges`)."""
+    """What decides the grades: frozen once the grader has graded (with `extra_judges`).
+    How many expert grades a sample takes is how grades are collected, not how they are
+    reached, so `grades_per_sample` may change at any time."""
 
     name = models.CharField(max_length=200)
     version = models.PositiveIntegerField(default=1)
@@ -203,6 +204,11 @@ class Grade(models.Model):
     judge_input_tokens = models.PositiveIntegerField(default=0)
     judge_output_tokens = models.PositiveIntegerField(default=0)
     judge_cost = models.DecimalField(max_digits=12, decimal_places=6, default=Decimal("0"))
+    judge_cached_calls = models.PositiveIntegerField(
+        default=0,
+        help_text="Judge calls answered from the response cache: they cost nothing this time, "
+        "so the grade's tokens and cost leave them out.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
