@@ -219,7 +219,7 @@ EVALBUILDER_REQUIRE_CALIBRATION = env.bool("EVALBUILDER_REQUIRE_CALIBRATION", de
 # Grader validation against experts: a grader passes when its macro-F1 against the experts
 # is at most this far below the experts' macro-F1 against each other.
 EVALBUILDER_VALIDATION_MARGIN = env.float("EVALBUILDER_VALIDATION_MARGIN", default=0.05)
-# Fewer expert-graded samples than this cannot validate a grader.
+# Fewer samples graded by at least two experts than this cannot validate a grader.
 EVALBUILDER_VALIDATION_MIN_SAMPLES = env.int("EVALBUILDER_VALIDATION_MIN_SAMPLES", default=20)
 # Only validated graders' scores may enter an official release.
 EVALBUILDER_RELEASE_REQUIRES_VALIDATION = env.bool(

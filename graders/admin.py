@@ -20,7 +20,10 @@ class GraderAdmin(admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and obj.grades.exists():
             # Grades record how they were reached: a change is a new version, not an edit.
-            fields += ["name", "version", *Grader.CONFIG_FIELDS, "extra_judges"]
+            fields += ["name", "version"]
+        if obj is not None and (obj.is_human or obj.grades.exists()):
+            # A human grader has no judging to configure: its expert settings change in place.
+            fields += [*Grader.CONFIG_FIELDS, "extra_judges"]
         return fields
 
 

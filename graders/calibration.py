@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from graders.models import Grader
 from graders.scoring import CriterionOutcome, rubric_score
-from graders.services import Judgement, active_graders, judge_outputs
+from graders.services import Judgement, judge_outputs
 from occupations.models import RubricCriterion, TaskVersion
 from occupations.quality import content_fingerprint
 
@@ -58,11 +58,6 @@ def _score(criteria: list[RubricCriterion], judgement: Judgement) -> float | Non
     return rubric_score(
         [CriterionOutcome(c.points, judgement.verdicts[c.pk].met, c.critical) for c in criteria]
     )
-
-
-def default_grader() -> Grader | None:
-    graders = active_graders()
-    return graders[0] if graders else None
 
 
 def calibrate(version: TaskVersion, grader: Grader) -> Calibration:

@@ -1,6 +1,8 @@
-"""What judging costs: tokens and money per grade and per grader, and what batched mode saves.
+"""What judging costs: tokens and money per grader, and what batched mode saves.
 
-Only judge grades count (expert grades have no judge). The database sums and averages.
+Only judge grades count (expert grades have no judge). Means and savings leave out grades
+answered from the judge response cache, which cost nothing this time. The database sums
+and averages.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ class JudgeCost:
     grades: int
     """Judge grades (one per sample), scored or unscored."""
     unscored: int
+    cached: int
+    """Grades with a judge call answered from the response cache. Their totals leave the
+    cached calls out, so they are left out of the means, which they would pull down."""
     input_tokens: int
     output_tokens: int
     total_cost: Decimal
     mean_cost: Decimal | None
-    """Mean judge cost per graded sample; None before the first grade."""
+    """Mean judge cost per graded sample over the grades without a cached call; None when
+    there is no such grade."""
     mean_input_tokens: float | None
     mean_output_tokens: float | None
 
@@ -35,16 +41,10 @@ class JudgeCost:
             return None
         return self.mean_input_tokens + self.mean_output_tokens
 
-
-@dataclass(frozen=True)
-class GradeCost:
-    """Judge usage of one grade, with the sum over its verdicts (equal unless verdicts were
-    written by hand)."""
-
-    input_tokens: int
-    output_tokens: int
-    cost: Decimal
-    verdict_cost: Decimal
+    @property
+    def measured(self) -> int:
+        """Grades the means are taken over."""
+        return self.grades - self.cached
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,35 @@ class BatchingSaving:
     per_criterion: Grader
     batched: Grader
     shared_samples: int
+    """Samples both graded with no judge call answered from the cache."""
     cost_ratio: float | None
     """Batched mean cost per sample over per-criterion mean cost; None when not measured or
     when the per-criterion judging cost nothing (an unpriced judge)."""
     token_ratio: float | None
     """The same ratio for judge tokens (input and output)."""
+    cached: int = 0
+    """Grades of the two graders on samples both graded that were answered from the judge
+    cache: left out, with their sample, since a cached call costs nothing."""
 
     @property
     def measured(self) -> bool:
         return self.shared_samples > 0
 
     @property
+    def cached_note(self) -> str:
+        if not self.cached:
+            return ""
+        return f"; {self.cached} grades answered from the judge cache left out"
+
+    @property
     def summary(self) -> str:
         if not self.measured:
-            return "not measured: the two versions have graded no sample in common"
+            if self.cached:
+                return (
+                    "not measured: on every sample both graders graded, a grade was answered "
+                    f"from the judge cache ({self.cached} grades left out)"
+                )
+            return "not measured: the two graders have graded no sample in common"
         parts = []
         if self.cost_ratio is not None:
             parts.append(f"costs {self.cost_ratio:.0%} of per-criterion judging")
@@ -76,13 +91,15 @@ class BatchingSaving:
         if not parts:
             shared = self.shared_samples
             return f"not measured: no judge tokens were spent on the {shared} shared samples"
-        return f"batched judging {' and '.join(parts)} ({self.shared_samples} shared samples)"
+        shared = f"{self.shared_samples} shared samples{self.cached_note}"
+        return f"batched judging {' and '.join(parts)} ({shared})"
 
 
 def _judge_cost(row: dict) -> JudgeCost:
     return JudgeCost(
         grades=row["n"],
         unscored=row["unscored"],
+        cached=row["cached"],
         input_tokens=row["input_tokens"] or 0,
         output_tokens=row["output_tokens"] or 0,
         total_cost=row["total_cost"] or Decimal("0"),
@@ -92,16 +109,21 @@ def _judge_cost(row: dict) -> JudgeCost:
     )
 
 
+UNCACHED = Q(judge_cached_calls=0)
+"""Grades whose judge calls were all made, and paid for, when they were graded."""
+
+
 def _aggregates() -> dict:
     return {
         "n": Count("pk"),
         "unscored": Count("pk", filter=Q(status=Grade.Status.UNSCORED)),
+        "cached": Count("pk", filter=~UNCACHED),
         "input_tokens": Sum("judge_input_tokens"),
         "output_tokens": Sum("judge_output_tokens"),
         "total_cost": Sum("judge_cost"),
-        "mean_cost": Avg("judge_cost"),
-        "mean_input": Avg("judge_input_tokens"),
-        "mean_output": Avg("judge_output_tokens"),
+        "mean_cost": Avg("judge_cost", filter=UNCACHED),
+        "mean_input": Avg("judge_input_tokens", filter=UNCACHED),
+        "mean_output": Avg("judge_output_tokens", filter=UNCACHED),
     }
 
 
@@ -121,17 +143,6 @@ def grader_costs(graders: Iterable[Grader]) -> dict[int, JudgeCost]:
     return {row["grader"]: _judge_cost(row) for row in rows}
 
 
-def grade_cost(grade: Grade) -> GradeCost:
-    """One grade's judge tokens and cost, with what its verdicts add up to."""
-    verdicts = grade.verdicts.aggregate(cost=Sum("cost"))
-    return GradeCost(
-        input_tokens=grade.judge_input_tokens,
-        output_tokens=grade.judge_output_tokens,
-        cost=grade.judge_cost,
-        verdict_cost=verdicts["cost"] or Decimal("0"),
-    )
-
-
 def _judge_set(grader: Grader) -> frozenset[int]:
     return frozenset(judge.pk for judge in grader.judges())
 
@@ -143,14 +154,18 @@ def _ratio(numerator: float | Decimal | None, denominator: float | Decimal | Non
 
 
 def batching_saving(per_criterion: Grader, batched: Grader) -> BatchingSaving:
-    """Mean judge cost and tokens per sample of the two versions on the samples both graded."""
-    by_batched = Grade.objects.filter(grader=batched, expert__isnull=True).values("sample")
-    shared = Grade.objects.filter(
-        grader=per_criterion, expert__isnull=True, sample__in=by_batched
-    ).values("sample")
-    on_shared = Grade.objects.filter(expert__isnull=True, sample__in=shared)
-    both = (
-        on_shared.filter(grader__in=[per_criterion, batched])
+    """Mean judge cost and tokens per sample of the two graders on the samples both graded.
+
+    A sample where either grade was answered from the judge cache is left out: the cache,
+    not the mode, made it cheap.
+    """
+    judged = Grade.objects.filter(expert__isnull=True, grader__in=[per_criterion, batched])
+    by_batched = judged.filter(grader=batched).values("sample")
+    in_common = judged.filter(grader=per_criterion, sample__in=by_batched).values("sample")
+    on_common = judged.filter(sample__in=in_common)
+    from_cache = on_common.exclude(UNCACHED)
+    rows = (
+        on_common.exclude(sample__in=from_cache.values("sample"))
         .values("grader")
         .annotate(
             n=Count("pk"),
@@ -158,9 +173,10 @@ def batching_saving(per_criterion: Grader, batched: Grader) -> BatchingSaving:
             mean_tokens=Avg("judge_input_tokens") + Avg("judge_output_tokens"),
         )
     )
-    by_grader = {row["grader"]: row for row in both}
+    by_grader = {row["grader"]: row for row in rows}
+    cached = from_cache.count()
     if batched.pk not in by_grader:
-        return BatchingSaving(per_criterion, batched, 0, None, None)
+        return BatchingSaving(per_criterion, batched, 0, None, None, cached)
     mine, theirs = by_grader[batched.pk], by_grader[per_criterion.pk]
     return BatchingSaving(
         per_criterion=per_criterion,
@@ -168,11 +184,14 @@ def batching_saving(per_criterion: Grader, batched: Grader) -> BatchingSaving:
         shared_samples=mine["n"],
         cost_ratio=_ratio(mine["mean_cost"], theirs["mean_cost"]),
         token_ratio=_ratio(mine["mean_tokens"], theirs["mean_tokens"]),
+        cached=cached,
     )
 
 
 def batching_savings(grader: Grader) -> list[BatchingSaving]:
-    """The grader against every LLM grader with the same judges and the other mode."""
+    """The grader against every LLM grader in the other mode with the same judges, judge
+    prompt and pre-filter: with another prompt or pre-filter, the difference in cost is
+    not the mode's alone."""
     if grader.is_human or grader.judge_id is None:
         return []
     other_mode = (
@@ -180,7 +199,13 @@ def batching_savings(grader: Grader) -> list[BatchingSaving]:
     )
     judges = _judge_set(grader)
     others = (
-        Grader.objects.filter(kind=Grader.Kind.LLM_RUBRIC, mode=other_mode, judge=grader.judge_id)
+        Grader.objects.filter(
+            kind=Grader.Kind.LLM_RUBRIC,
+            mode=other_mode,
+            judge=grader.judge_id,
+            prompt_version=grader.prompt_version,
+            prefilter=grader.prefilter,
+        )
         .select_related("judge")
         .prefetch_related("extra_judges")
     )

@@ -192,9 +192,10 @@ def reconcile(request: HttpRequest, pk: int, sample: int) -> HttpResponse:
     )
     if not can_view(request.user, graded.task_version.task):
         raise Http404("No such sample")
+    # Also not found while the sample waits for grades: experts who grade it next stay blind.
     split = experts.disagreement(grader, graded)
     if split is None:
-        raise Http404("The experts agree on this sample")
+        raise Http404("No disagreement to reconcile on this sample")
     form = None
     if split.reconciled is None:
         # Criteria the experts agree on start at their verdict; split ones start unticked.

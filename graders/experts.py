@@ -401,7 +401,10 @@ def _split_counts(grader: Grader) -> dict[int, int]:
 
 
 def disagreements(grader: Grader, viewer: AbstractBaseUser) -> list[DisagreementRow]:
-    """Disagreeing samples of the grader whose task the viewer may read; unreconciled first."""
+    """Disagreeing samples of the grader whose task the viewer may read; unreconciled first.
+
+    Only samples with all their independent grades are listed (see `disagreement`).
+    """
     splits = _split_counts(grader)
     samples = (
         Sample.objects.filter(pk__in=splits, task_version__task__in=visible_tasks(viewer))
@@ -420,6 +423,7 @@ def disagreements(grader: Grader, viewer: AbstractBaseUser) -> list[Disagreement
                 Grade.objects.filter(sample=OuterRef("pk"), grader=grader, is_reconciled=True)
             ),
         )
+        .filter(experts__gte=grader.grades_per_sample)
         .order_by("reconciled", "task_version__task__title", "pk")
     )
     return [
@@ -431,7 +435,8 @@ def disagreements(grader: Grader, viewer: AbstractBaseUser) -> list[Disagreement
 
 
 def disagreement(grader: Grader, sample: Sample) -> Disagreement | None:
-    """Per criterion, how the experts split on this sample; None when they agree."""
+    """Per criterion, how the experts split on this sample; None when they agree, or when
+    the sample still lacks some of its `grades_per_sample` independent grades."""
     grades = list(
         independent_grades(grader)
         .filter(sample=sample)
@@ -449,7 +454,9 @@ def disagreement(grader: Grader, sample: Sample) -> Disagreement | None:
             split = by_criterion.get(verdict.criterion_id)
             if split is not None:
                 split.votes.append(ExpertVote(label, verdict.met, verdict.explanation))
-    if len(grades) < 2 or not any(s.disagrees for s in splits):
+    # Below its quota the sample is open to experts who have not graded it; showing them
+    # the others' votes would end blind, independent grading.
+    if len(grades) < max(2, grader.grades_per_sample) or not any(s.disagrees for s in splits):
         return None
     reconciled = (
         Grade.objects.filter(sample=sample, grader=grader, is_reconciled=True)
@@ -467,7 +474,8 @@ def reconcile(
     verdicts: Mapping[int, ExpertVerdict],
     comment: str = "",
 ) -> Grade:
-    """Record the final verdicts for a sample the experts disagree on; one per sample."""
+    """Record the final verdicts for a sample the experts disagree on, once it has all its
+    independent grades; one per sample."""
     # Locking the sample makes two reconcilers take turns, so only one reconciliation lands.
     sample = (
         Sample.objects.select_for_update().select_related("task_version__task").get(pk=sample.pk)
@@ -475,6 +483,12 @@ def reconcile(
     _check_may_grade(grader, sample, expert)
     if Grade.objects.filter(sample=sample, grader=grader, is_reconciled=True).exists():
         raise ExpertGradingError("This disagreement was reconciled already.")
+    graded = independent_grades(grader).filter(sample=sample).count()
+    if graded < grader.grades_per_sample:
+        raise ExpertGradingError(
+            f"This sample has {graded} of its {grader.grades_per_sample} independent expert "
+            "grades; it can be reconciled once it has them all."
+        )
     if disagreement(grader, sample) is None:
         raise ExpertGradingError("The experts agree on this sample; there is nothing to reconcile.")
     return _write_grade(grader, sample, expert, verdicts, comment, reconciled=True)

@@ -6,7 +6,7 @@ from django import forms
 
 from graders import prompts
 from graders.models import Grader
-from graders.regrading import has_changes, regradable_runs
+from graders.regrading import EXPERT_SETTINGS, has_changes, regradable_runs
 from runs.models import ModelEndpoint, Run
 
 
@@ -63,8 +63,9 @@ class GraderForm(forms.ModelForm):
         self.fields["prompt_version"].choices = [(v, v) for v in prompt_versions()]
         self.fields["judge"].required = False
         self.fields["judge"].empty_label = "None (human grader)"
-        self.fields["grades_per_sample"].min_value = 1
-        self.fields["grades_per_sample"].widget.attrs["min"] = 1
+        if "grades_per_sample" in self.fields:
+            self.fields["grades_per_sample"].min_value = 1
+            self.fields["grades_per_sample"].widget.attrs["min"] = 1
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
@@ -98,10 +99,11 @@ class GraderForm(forms.ModelForm):
 
 
 class GraderVersionForm(GraderForm):
-    """The configuration of a grader's next version: the name stays."""
+    """The configuration of an LLM grader's next version: the name stays. Expert grades per
+    sample belong to human graders, which have no versions (ExpertSettingsForm)."""
 
     class Meta(GraderForm.Meta):
-        fields = [f for f in GraderForm.Meta.fields if f != "name"]
+        fields = [f for f in GraderForm.Meta.fields if f not in ("name", "grades_per_sample")]
 
     def __init__(self, *args, current: Grader, **kwargs) -> None:
         kwargs.setdefault("initial", self.initial_for(current))
@@ -132,6 +134,29 @@ class GraderVersionForm(GraderForm):
                 "Nothing changed: a new version needs a different configuration."
             )
         return data
+
+
+class ExpertSettingsForm(forms.Form):
+    """What may change of a human grader, graded or not (regrading.EXPERT_SETTINGS)."""
+
+    grades_per_sample = forms.IntegerField(
+        label="Expert grades per sample",
+        min_value=1,
+        help_text="Independent expert grades each queued sample takes, from different experts.",
+    )
+    is_active = forms.BooleanField(
+        required=False,
+        label="Collects expert grades",
+        help_text="Only an active human grader takes new samples into its queue.",
+    )
+
+    def __init__(self, *args, current: Grader, **kwargs) -> None:
+        kwargs.setdefault("initial", {f: getattr(current, f) for f in EXPERT_SETTINGS})
+        super().__init__(*args, **kwargs)
+
+    def changes(self) -> dict[str, object]:
+        """The settings as regrading.change_grader takes them."""
+        return {f: self.cleaned_data[f] for f in EXPERT_SETTINGS}
 
 
 class RunsField(forms.ModelMultipleChoiceField):

@@ -1,7 +1,8 @@
 """Grader pages: the list, a new grader, one grader with its versions, costs and regrading.
 
-Viewing needs graders.view_grader; creating, new versions and regrading need
-graders.add_grader and graders.change_grader (operators have them).
+Viewing needs graders.view_grader; creating, new versions (for a human grader, its expert
+settings) and regrading need graders.add_grader and graders.change_grader (operators have
+them).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Avg, Count, OuterRef, Q, Subquery
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from graders import costs, regrading
-from graders.forms import GraderForm, GraderVersionForm, RegradeForm
-from graders.models import Grade, Grader, GraderValidation
+from graders import costs, regrading, validation
+from graders.forms import ExpertSettingsForm, GraderForm, GraderVersionForm, RegradeForm
+from graders.models import Grade, Grader
 
 PROGRESS_RUNS = 50
 """Runs shown in a grader's progress table and regrade form, newest first."""
@@ -30,22 +31,21 @@ def _add_errors(form, error: ValidationError) -> None:
 @login_required
 @permission_required("graders.view_grader", raise_exception=True)
 def grader_list(request):
-    latest = GraderValidation.objects.filter(grader=OuterRef("pk")).order_by("-computed_at")
-    graders = (
-        Grader.objects.select_related("judge", "superseded_by")
-        .prefetch_related("extra_judges")
-        .annotate(
-            grade_count=Count("grades", distinct=True),
-            unscored_count=Count(
-                "grades", filter=Q(grades__status=Grade.Status.UNSCORED), distinct=True
-            ),
-            mean_cost=Avg("grades__judge_cost", filter=Q(grades__expert__isnull=True)),
-            validation_passed=Subquery(latest.values("passed")[:1]),
-            validated_at=Subquery(latest.values("computed_at")[:1]),
-        )
-        .order_by("name", "-version")
+    graders = list(
+        validation.with_latest_validation(
+            Grader.objects.select_related("judge", "superseded_by")
+            .prefetch_related("extra_judges")
+            .annotate(
+                grade_count=Count("grades", distinct=True),
+                unscored_count=Count(
+                    "grades", filter=Q(grades__status=Grade.Status.UNSCORED), distinct=True
+                ),
+            )
+        ).order_by("name", "-version")
     )
-    return render(request, "graders/graders/grader_list.html", {"graders": graders})
+    judge_costs = costs.grader_costs(graders)
+    rows = [(grader, judge_costs.get(grader.pk)) for grader in graders]
+    return render(request, "graders/graders/grader_list.html", {"rows": rows})
 
 
 @login_required
@@ -89,7 +89,7 @@ def grader_detail(request, pk: int):
             "savings": costs.batching_savings(grader),
             "progress": progress,
             "form": form,
-            "validation": grader.validations.first(),
+            "validation": validation.latest_validation(grader),
             "can_change": request.user.has_perms(["graders.add_grader", "graders.change_grader"]),
         },
     )
@@ -105,7 +105,9 @@ def grader_new_version(request, pk: int):
             request, f"{grader.label} was replaced: the new version starts from {latest.label}."
         )
         return redirect("graders:new_version", pk=latest.pk)
-    form = GraderVersionForm(request.POST or None, current=grader)
+    # A human grader has no grading configuration to version: its page edits its settings.
+    form_class = ExpertSettingsForm if grader.is_human else GraderVersionForm
+    form = form_class(request.POST or None, current=grader)
     if request.method == "POST" and form.is_valid():
         try:
             saved, is_new = regrading.change_grader(grader, form.changes(), request.user)
@@ -118,14 +120,21 @@ def grader_new_version(request, pk: int):
                     f"{saved.label} replaces {grader.label}: new samples are graded by it. "
                     "Grade past runs again below to compare.",
                 )
+            elif saved.is_human:
+                messages.success(
+                    request,
+                    f"{saved.label} now takes {saved.grades_per_sample} expert grades per "
+                    "sample; its queue and grades stay with it.",
+                )
             else:
                 messages.success(
                     request, f"{saved.label} had graded nothing yet, so it was changed in place."
                 )
             return redirect("graders:grader", pk=saved.pk)
+    template = "expert_settings_form.html" if grader.is_human else "grader_form.html"
     return render(
         request,
-        "graders/graders/grader_form.html",
+        f"graders/graders/{template}",
         {"form": form, "grader": grader, "is_graded": grader.grades.exists()},
     )
 

@@ -21,6 +21,11 @@ logger = logging.getLogger(__name__)
 CHANGEABLE = (*Grader.CONFIG_FIELDS, "extra_judges")
 """What a new version may change; the name stays, so reports can follow one grader."""
 
+EXPERT_SETTINGS = ("grades_per_sample", "is_active")
+"""What an edit of a human grader may change, in place even once it has grades: experts
+grade it, so it has no grading configuration to version, and a new version would leave its
+queue and the reference grades of validations behind."""
+
 
 @dataclass(frozen=True)
 class RegradeQueued:
@@ -101,11 +106,27 @@ def new_version(grader: Grader, changes: Mapping[str, object], user=None) -> Gra
 
     The new version is active, so samples that land from now on are graded by it; the old
     version's grades stay with it. Extra judges are copied unless `changes` names them.
-    Raises ValidationError naming the field of the first problem.
+    Human graders have no versions (see EXPERT_SETTINGS), so a human grader, or a change
+    that would make one, is refused. Raises ValidationError naming the field of the first
+    problem.
     """
-    _check_changes(changes)
     with transaction.atomic():
         current = Grader.objects.select_for_update().get(pk=grader.pk)
+        if current.is_human:
+            raise ValidationError(
+                {
+                    "kind": f"{current.label} is graded by experts, so it has no grading "
+                    "configuration to version: change its expert grades per sample instead."
+                }
+            )
+        if changes.get("kind", current.kind) == Grader.Kind.HUMAN:
+            raise ValidationError(
+                {
+                    "kind": "A new version keeps its grader's kind: add a human grader "
+                    "under a name of its own instead."
+                }
+            )
+        _check_changes(changes)
         newer = Grader.objects.filter(supersedes=current).first()
         if newer is not None:
             raise ValidationError(
@@ -127,7 +148,7 @@ def new_version(grader: Grader, changes: Mapping[str, object], user=None) -> Gra
         version.save()
         if "extra_judges" in changes:
             version.extra_judges.set(_extra_judges(version, changes))
-        elif not version.is_human:
+        else:
             version.extra_judges.set(current.extra_judges.all())
         Grader.objects.filter(pk=current.pk).update(is_active=False)
     grader.is_active = False
@@ -136,9 +157,48 @@ def new_version(grader: Grader, changes: Mapping[str, object], user=None) -> Gra
     return version
 
 
+def change_expert_settings(grader: Grader, changes: Mapping[str, object], user=None) -> Grader:
+    """Change a human grader's EXPERT_SETTINGS in place, graded or not; its queue and grades
+    stay with it. Raises ValidationError naming the field of the first problem."""
+    if not grader.is_human:
+        raise ValidationError(
+            {"kind": f"{grader.label} is an LLM grader: change its configuration instead."}
+        )
+    unknown = sorted(set(changes) - set(EXPERT_SETTINGS))
+    if unknown:
+        raise ValidationError(
+            {
+                unknown[0]: f"{grader.label} is graded by experts: only its expert grades per "
+                "sample and whether it is active can change."
+            }
+        )
+    wanted = changes.get("grades_per_sample")
+    if isinstance(wanted, int) and wanted < 1:
+        raise ValidationError({"grades_per_sample": "A sample needs at least one expert grade."})
+    with transaction.atomic():
+        current = Grader.objects.select_for_update().get(pk=grader.pk)
+        for field in EXPERT_SETTINGS:
+            if field in changes:
+                setattr(current, field, changes[field])
+        current.full_clean()
+        current.save(update_fields=list(EXPERT_SETTINGS))
+    by = f" (by {user})" if user is not None else ""
+    logger.info(
+        "grader %s takes %s expert grades per sample, %s%s",
+        current.label,
+        current.grades_per_sample,
+        "active" if current.is_active else "inactive",
+        by,
+    )
+    return current
+
+
 def change_grader(grader: Grader, changes: Mapping[str, object], user=None) -> tuple[Grader, bool]:
     """Apply a configuration change: in place while the grader has graded nothing, else as a
-    new version. Returns the grader that now carries the change and whether it is new."""
+    new version. Returns the grader that now carries the change and whether it is new.
+    A human grader's settings always change in place (change_expert_settings)."""
+    if grader.is_human:
+        return change_expert_settings(grader, changes, user), False
     _check_changes(changes)
     if grader.grades.exists():
         return new_version(grader, changes, user), True
@@ -195,6 +255,8 @@ def regrade(grader: Grader, runs: Iterable[Run], only_unscored: bool = False) ->
                 GRADE_SAMPLES_TASK,
                 sample_ids=sample_ids[start : start + GRADE_BATCH],
                 grader_ids=[grader.pk],
+                # The judges' cached replies are what failed: ask them again.
+                fresh=only_unscored,
             )
             batches += 1
     logger.info(

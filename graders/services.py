@@ -17,16 +17,17 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from graders import prefilter, prompts
 from graders.models import CriterionVerdict, Grade, Grader
 from graders.scoring import CriterionOutcome, score_sample
+from graders.validation import with_latest_validation
 from occupations.models import RubricCriterion, TaskVersion
-from runs.engine import CallOutcome, complete_all
+from runs.engine import CallOutcome, complete_all, forget_cached
 from runs.models import ModelEndpoint, Run, Sample
-from runs.providers import Message, ModelRequest, OutputSchema
+from runs.providers import Message, ModelRequest, OutputSchema, is_reasoning_model
 from runs.services import FINISH_GRADING_TASK, GRADE_SAMPLES_TASK, enqueue
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Judgement:
     output_tokens: int = 0
     cost: Decimal = Decimal("0")
     """Every judge call made for the sample, unusable replies included; cached calls are free."""
+    cached_calls: int = 0
+    """Judge calls answered from the response cache, every ensemble judge's counted."""
     prefilter: str = ""
     """The pre-filter's reason code when it scored the answer 0 without a judge."""
     flags: list[str] = field(default_factory=list)
@@ -103,14 +106,28 @@ def _prefiltered(criteria: Sequence[RubricCriterion], reason: str, flags: list[s
     )
 
 
+class _Spent(NamedTuple):
+    """What one judge's calls about one sample used; calls answered from the cache are free."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: Decimal = Decimal("0")
+    cached_calls: int = 0
+
+
 def _judge_request(
-    prompt: prompts.JudgePrompt, messages: list[Message], schema: OutputSchema | None
+    judge: ModelEndpoint,
+    prompt: prompts.JudgePrompt,
+    messages: list[Message],
+    schema: OutputSchema | None,
 ) -> ModelRequest:
+    # A reasoning model refuses a temperature, and 0 would not make its reasoning repeatable.
+    reasoning = is_reasoning_model(judge.parameters or {}, judge.model_id)
     return ModelRequest(
         messages=messages,
         json_output=True,
         output_schema=schema,
-        temperature=prompt.temperature,
+        temperature=None if reasoning else prompt.temperature,
         metadata={"purpose": "judge"},
     )
 
@@ -120,25 +137,35 @@ def _read_judge(
     prompt: prompts.JudgePrompt,
     mode: str,
     work: Sequence[tuple[int, TaskVersion, list[RubricCriterion], str]],
-) -> tuple[dict[int, _JudgeReading], dict[int, tuple[int, int, Decimal]]]:
+    *,
+    use_cache: bool = True,
+) -> tuple[dict[int, _JudgeReading], dict[int, _Spent]]:
     """Ask one judge about every (index, version, criteria, output); its readings by index,
-    and the tokens and cost of its calls by index."""
+    and what its calls used by index. `use_cache=False` asks the judge afresh.
+
+    A reply that cannot be read is removed from the response cache, so that grading the
+    sample again asks the judge again instead of reading the same reply."""
     plans: list[tuple[int, list[RubricCriterion]]] = []
     requests: list[ModelRequest] = []
     for index, version, criteria, output in work:
         if mode == Grader.Mode.BATCHED:
             plans.append((index, criteria))
             messages = prompt.batched(version, criteria, output)
-            requests.append(_judge_request(prompt, messages, prompt.batched_schema))
+            requests.append(_judge_request(judge, prompt, messages, prompt.batched_schema))
         else:
             for criterion in criteria:
                 plans.append((index, [criterion]))
                 messages = prompt.per_criterion(version, criterion, output)
-                requests.append(_judge_request(prompt, messages, prompt.per_criterion_schema))
-    outcomes: list[CallOutcome] = complete_all(judge, requests) if requests else []
+                requests.append(
+                    _judge_request(judge, prompt, messages, prompt.per_criterion_schema)
+                )
+    outcomes: list[CallOutcome] = (
+        complete_all(judge, requests, use_cache=use_cache) if requests else []
+    )
     readings = {index: _JudgeReading() for index, *_ in work}
-    spent: dict[int, tuple[int, int, Decimal]] = {index: (0, 0, Decimal("0")) for index, *_ in work}
-    for (index, targets), outcome in zip(plans, outcomes, strict=True):
+    spent = {index: _Spent() for index, *_ in work}
+    unreadable: list[ModelRequest] = []
+    for (index, targets), request, outcome in zip(plans, requests, outcomes, strict=True):
         reading = readings[index]
         if outcome.error is not None:
             reading.failure = reading.failure or (
@@ -158,7 +185,12 @@ def _read_judge(
         )
         cost = judge.cost_of(tokens_in, tokens_out) if tokens_in or tokens_out else Decimal("0")
         before = spent[index]
-        spent[index] = (before[0] + tokens_in, before[1] + tokens_out, before[2] + cost)
+        spent[index] = _Spent(
+            before.input_tokens + tokens_in,
+            before.output_tokens + tokens_out,
+            before.cost + cost,
+            before.cached_calls + int(outcome.cached),
+        )
         try:
             if mode == Grader.Mode.BATCHED:
                 parsed = prompts.parse_batched(response.text, [c.pk for c in targets])
@@ -166,6 +198,7 @@ def _read_judge(
                 parsed = {targets[0].pk: prompts.parse_per_criterion(response.text)}
         except prompts.JudgeReplyError as error:
             reading.failure = reading.failure or f"unusable judge reply: {error}"
+            unreadable.append(request)
             continue
         # A batched call's tokens and cost are shared evenly by the criteria it answered.
         shares = zip(
@@ -178,6 +211,8 @@ def _read_judge(
             parsed.items(), shares, strict=True
         ):
             reading.verdicts[cid] = (met, why, response.text, share_in, share_out, share_cost)
+    # A reply that did not parse is a successful call all the same, so it was cached.
+    forget_cached(judge, unreadable)
     return readings, spent
 
 
@@ -238,12 +273,16 @@ def _combine(
     return verdicts, ""
 
 
-def judge_samples(grader: Grader, samples: Sequence[Sample]) -> list[Judgement]:
-    """Ask the grader's judges about every criterion of every sample."""
+def judge_samples(
+    grader: Grader, samples: Sequence[Sample], *, fresh: bool = False
+) -> list[Judgement]:
+    """Ask the grader's judges about every criterion of every sample; `fresh` asks them
+    again rather than reading their cached answers."""
     return judge_outputs(
         grader,
         [(sample.task_version, sample.output) for sample in samples],
         families=[sample.run.endpoint.family for sample in samples],
+        fresh=fresh,
     )
 
 
@@ -253,11 +292,13 @@ def judge_outputs(
     *,
     families: Sequence[str | None] | None = None,
     screen: bool | None = None,
+    fresh: bool = False,
 ) -> list[Judgement]:
     """Ask the grader's judges about every criterion of every (version, output) pair.
 
     `families` are the model families of the outputs, for the family guard (None: unknown,
-    e.g. a reference solution). `screen` overrides the grader's pre-filter setting.
+    e.g. a reference solution). `screen` overrides the grader's pre-filter setting. `fresh`
+    asks the judges again instead of reading the response cache.
     """
     try:
         prompt = prompts.prompt_for(grader.prompt_version)
@@ -310,15 +351,16 @@ def judge_outputs(
         ]
         if not work:
             continue
-        by_index, spent = _read_judge(judge, prompt, grader.mode, work)
+        by_index, spent = _read_judge(judge, prompt, grader.mode, work, use_cache=not fresh)
         for index, reading in by_index.items():
             readings[index][judge.pk] = reading
             judgement = judgements[index] or Judgement(flags=flags_of[index])
             judgements[index] = judgement
-            tokens_in, tokens_out, cost = spent[index]
-            judgement.input_tokens += tokens_in
-            judgement.output_tokens += tokens_out
-            judgement.cost += cost
+            used = spent[index]
+            judgement.input_tokens += used.input_tokens
+            judgement.output_tokens += used.output_tokens
+            judgement.cost += used.cost
+            judgement.cached_calls += used.cached_calls
     for index, eligible in eligible_of.items():
         judgement = judgements[index] or Judgement(flags=flags_of[index])
         judgements[index] = judgement
@@ -346,6 +388,7 @@ def record_grade(grader: Grader, sample: Sample, judgement: Judgement) -> Grade 
         "judge_input_tokens": judgement.input_tokens,
         "judge_output_tokens": judgement.output_tokens,
         "judge_cost": judgement.cost,
+        "judge_cached_calls": judgement.cached_calls,
     }
     if reason:
         fields.update(status=Grade.Status.UNSCORED, unscored_reason=reason[:2000])
@@ -402,8 +445,39 @@ def active_graders() -> list[Grader]:
     )
 
 
-def grade_samples(sample_ids: Iterable[int], graders: Sequence[Grader] | None = None) -> int:
-    """Grade the given samples with every active LLM grader; returns grades written."""
+def report_graders() -> QuerySet[Grader]:
+    """LLM grader versions that reports can use: those with scored grades, newest first."""
+    scored = Grade.objects.filter(grader=OuterRef("pk"), status=Grade.Status.SCORED)
+    return (
+        Grader.objects.filter(Exists(scored), kind=Grader.Kind.LLM_RUBRIC)
+        .select_related("judge")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def default_grader() -> Grader | None:
+    """The grader whose grades are shown unless another is asked for (reports, the run page,
+    calibration): the newest active LLM grader version with scored grades whose latest
+    validation against experts passed, else the newest active one with scored grades, else
+    the newest active one (nothing graded yet), else the newest version with scored grades
+    (every grader retired)."""
+    active = Grader.objects.filter(is_active=True, kind=Grader.Kind.LLM_RUBRIC)
+    return (
+        with_latest_validation(report_graders().filter(is_active=True))
+        .filter(latest_validation_passed=True)
+        .first()
+        or report_graders().filter(is_active=True).first()
+        or active.select_related("judge").order_by("-created_at", "-pk").first()
+        or report_graders().first()
+    )
+
+
+def grade_samples(
+    sample_ids: Iterable[int], graders: Sequence[Grader] | None = None, *, fresh: bool = False
+) -> int:
+    """Grade the given samples with every active LLM grader, or with `graders`; returns
+    grades written. `fresh` asks the judges again rather than reading cached answers (a
+    regrade of unscored grades, whose cached replies are what failed)."""
     sample_ids = list(sample_ids)
     written = 0
     for grader in graders if graders is not None else active_graders():
@@ -417,7 +491,8 @@ def grade_samples(sample_ids: Iterable[int], graders: Sequence[Grader] | None = 
         )
         if not samples:
             continue
-        for sample, judgement in zip(samples, judge_samples(grader, samples), strict=True):
+        judgements = judge_samples(grader, samples, fresh=fresh)
+        for sample, judgement in zip(samples, judgements, strict=True):
             if record_grade(grader, sample, judgement) is not None:
                 written += 1
     return written

@@ -10,6 +10,11 @@ one expert graded independently (reconciliations are not independent and are lef
 - Experts vs experts: every pair of different experts on the item, in both orders, so
   that no expert is taken as the truth for another.
 
+The two comparisons that decide the verdict cover the same items: those with at least two
+independent expert verdicts, the only ones the experts' baseline can be measured on
+(otherwise the grader could be measured on hundreds of items against a baseline of two).
+The grader's figures on every expert-graded item are kept beside them, as context only.
+
 Figures are computed overall, by criterion tag, by job category and by criterion, and kept
 in a GraderValidation so that a release can cite the validation it relied on.
 """
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from graders import agreement
 from graders.agreement import VerdictPair
@@ -54,6 +60,11 @@ class Item:
     expert_verdicts: dict[int, bool] = field(default_factory=dict)
     """Expert user id -> met."""
 
+    @property
+    def has_expert_baseline(self) -> bool:
+        """Two or more experts judged it, so experts can be compared with each other on it."""
+        return len(self.expert_verdicts) >= 2
+
     def grader_pairs(self) -> list[VerdictPair]:
         if self.grader_met is None:
             return []
@@ -74,8 +85,15 @@ class GroupFigures:
     key: str
     label: str
     items: int
+    """Items of the group with at least two expert verdicts: both comparisons cover these."""
     grader: agreement.Agreement
+    """Grader vs experts on those items."""
     experts: agreement.Agreement
+    """Experts vs experts on the same items: the baseline the grader is held to."""
+    all_items: int
+    """Every item of the group, graded by one expert or more."""
+    grader_all_items: agreement.Agreement
+    """Grader vs experts on every item: context only, never compared with the baseline."""
 
     def as_dict(self) -> dict:
         return {
@@ -84,6 +102,8 @@ class GroupFigures:
             "items": self.items,
             "grader": self.grader.as_dict(),
             "experts": self.experts.as_dict(),
+            "all_items": self.all_items,
+            "grader_all_items": self.grader_all_items.as_dict(),
         }
 
 
@@ -94,9 +114,14 @@ class ValidationResult:
     grader: Grader
     experts: Grader
     samples: int
-    """Samples the grader scored that at least one expert graded."""
+    """Samples the grader scored with a criterion that two or more experts graded: the
+    samples the verdict rests on, and what the minimum number of samples applies to."""
     items: int
-    """Sample criteria compared (each with the grader's and at least one expert's verdict)."""
+    """Sample criteria the verdict compares: the grader's verdict and two or more experts'."""
+    all_samples: int
+    """Samples the grader scored that at least one expert graded (context)."""
+    all_items: int
+    """Sample criteria with the grader's and at least one expert's verdict (context)."""
     expert_count: int
     margin: float
     min_samples: int
@@ -115,6 +140,8 @@ class ValidationResult:
         return {
             "reason": self.reason,
             "min_samples": self.min_samples,
+            "all_samples": self.all_samples,
+            "all_items": self.all_items,
             "expert_count": self.expert_count,
             "overall": self.overall.as_dict(),
             "by_tag": [group.as_dict() for group in self.by_tag],
@@ -179,14 +206,17 @@ def criterion_info(criterion_ids: Iterable[int]) -> dict[int, CriterionInfo]:
 
 
 def group_figures(key: str, label: str, items: Sequence[Item]) -> GroupFigures:
-    grader_pairs = [pair for item in items for pair in item.grader_pairs()]
-    expert_pairs = [pair for item in items for pair in item.expert_pairs()]
+    with_baseline = [item for item in items if item.has_expert_baseline]
     return GroupFigures(
         key=key,
         label=label,
-        items=len(items),
-        grader=agreement.measure(grader_pairs),
-        experts=agreement.measure(expert_pairs),
+        items=len(with_baseline),
+        grader=agreement.measure([pair for item in with_baseline for pair in item.grader_pairs()]),
+        experts=agreement.measure([pair for item in with_baseline for pair in item.expert_pairs()]),
+        all_items=len(items),
+        grader_all_items=agreement.measure(
+            [pair for item in items for pair in item.grader_pairs()]
+        ),
     )
 
 
@@ -220,7 +250,7 @@ def compute(
 
     items = collect_items(grader, experts)
     criteria = criterion_info({criterion_id for _, criterion_id in items})
-    samples = len({sample_id for sample_id, _ in items})
+    samples = len({sample_id for (sample_id, _), item in items.items() if item.has_expert_baseline})
     expert_count = len({expert for item in items.values() for expert in item.expert_verdicts})
 
     by_tag: dict[str, list[Item]] = defaultdict(list)
@@ -256,6 +286,9 @@ def compute(
         # ones to read before trusting the grader.
         key=lambda group: (
             group.grader.agreement if group.grader.agreement is not None else 2.0,
+            group.grader_all_items.agreement
+            if group.grader_all_items.agreement is not None
+            else 2.0,
             criteria[int(group.key)].task_id,
             criteria[int(group.key)].order,
         ),
@@ -265,7 +298,9 @@ def compute(
         grader=grader,
         experts=experts,
         samples=samples,
-        items=len(items),
+        items=overall.items,
+        all_samples=len({sample_id for sample_id, _ in items}),
+        all_items=len(items),
         expert_count=expert_count,
         margin=margin,
         min_samples=min_samples,
@@ -279,25 +314,38 @@ def compute(
     )
 
 
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def judge(
     overall: GroupFigures, *, samples: int, margin: float, min_samples: int
 ) -> tuple[bool, str]:
-    """Whether the figures are good enough for a release, and why, in plain words."""
-    if samples < min_samples:
-        return False, (
-            f"Not enough expert grades: {samples} sample{'s' if samples != 1 else ''} "
-            f"graded by both the grader and the experts, and a validation needs at least "
-            f"{min_samples}."
-        )
+    """Whether the figures are good enough for a release, and why, in plain words.
+
+    `overall` compares the grader and the experts on the same items, those with two or
+    more expert verdicts; `samples` counts the samples those items belong to.
+    """
     grader_f1 = overall.grader.macro_f1
     expert_f1 = overall.experts.macro_f1
     if grader_f1 is None or expert_f1 is None:
         return False, (
-            "No criterion was graded by two experts, so there is no expert baseline to "
-            "compare with: have some samples graded by at least two experts."
+            "No criterion that the grader scored was graded by two or more experts, so "
+            "there is no expert baseline to compare with: have at least "
+            f"{_count(max(min_samples, 1), 'sample', 'samples')} graded by at least two experts."
+        )
+    if samples < min_samples:
+        return False, (
+            "Not enough samples graded by two or more experts: "
+            f"{_count(samples, 'sample', 'samples')} graded by the grader and by at least "
+            f"two experts, and a validation needs at least {min_samples}. Only these "
+            "samples count, because the experts' agreement with each other, which the "
+            "grader is held to, can only be measured where two experts graded."
         )
     figures = (
-        f"macro-F1 {grader_f1:.2f} against experts, experts agree with each other at "
+        f"on the {_count(overall.items, 'criterion', 'criteria')} of "
+        f"{_count(samples, 'sample', 'samples')} that at least two experts graded, "
+        f"macro-F1 {grader_f1:.2f} against the experts, experts agree with each other at "
         f"{expert_f1:.2f}"
     )
     # Rounded so that floating-point noise (0.80 - 0.05 = 0.7500000000000001) cannot
@@ -330,21 +378,45 @@ def validate(grader: Grader, experts: Grader, user=None) -> GraderValidation:
         return save_validation(compute(grader, experts), user)
 
 
+LATEST_FIRST = ("-computed_at", "-pk")
+"""A grader's validations, latest first; the pk decides between equal times."""
+
+
 def latest_validation(grader: Grader) -> GraderValidation | None:
-    return grader.validations.select_related("experts").order_by("-computed_at", "-pk").first()
+    """The grader's latest validation (the one the release gate reads), or None."""
+    return grader.validations.select_related("experts").order_by(*LATEST_FIRST).first()
+
+
+def with_latest_validation(graders: QuerySet[Grader]) -> QuerySet[Grader]:
+    """`graders` annotated with their latest validation, for lists: `latest_validation_id`,
+    `latest_validation_passed` and `latest_validation_at`, each None when never validated.
+
+    The same validation as `latest_validation` picks, in one query for the whole list.
+    """
+    latest = GraderValidation.objects.filter(grader=OuterRef("pk")).order_by(*LATEST_FIRST)
+    return graders.annotate(
+        latest_validation_id=Subquery(latest.values("pk")[:1]),
+        latest_validation_passed=Subquery(latest.values("passed")[:1]),
+        latest_validation_at=Subquery(latest.values("computed_at")[:1]),
+    )
 
 
 def release_gate(grader: Grader) -> tuple[bool, str]:
     """Whether the grader's scores may enter an official release, and why.
 
-    Releases call this for every grader whose scores they include. With
-    EVALBUILDER_RELEASE_REQUIRES_VALIDATION on, an LLM grader needs its latest validation
-    (of this very version: a new version starts unvalidated) to have passed. Human expert
-    graders are the reference that LLM graders are validated against, so they are always
-    allowed. With the setting off, every grader is allowed and the reason says so.
+    This is the check that building an official release must call for every grader whose
+    scores the release includes, and refuse the release when it says no: nothing else
+    enforces it. With EVALBUILDER_RELEASE_REQUIRES_VALIDATION on, an LLM grader needs its
+    latest validation (of this very version: a new version starts unvalidated) to have
+    passed. Human expert graders are the reference that LLM graders are validated against,
+    so they are always allowed. With the setting off, every grader is allowed and the
+    reason says so.
     """
     if not settings.EVALBUILDER_RELEASE_REQUIRES_VALIDATION:
-        return True, "Releases do not require validated graders on this installation."
+        return True, (
+            "Official releases do not require validated graders on this installation "
+            "(EVALBUILDER_RELEASE_REQUIRES_VALIDATION is off)."
+        )
     if grader.is_human:
         return True, (
             f"{grader.label} is a human expert grader: experts are the reference graders "

@@ -6,6 +6,7 @@ import csv
 from dataclasses import dataclass
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -37,8 +38,13 @@ class BreakdownRow:
     label: str
     tag: str
     items: int
+    """Items with two or more expert verdicts, which both comparisons cover."""
     grader: dict
     experts: dict
+    all_items: int
+    """Every expert-graded item of the group."""
+    grader_all_items: dict
+    """Grader vs experts on every item: context, not part of the verdict."""
 
     @property
     def comparisons(self) -> tuple[dict, dict]:
@@ -88,6 +94,8 @@ def breakdowns(record: GraderValidation, user) -> list[Breakdown]:
             items=group["items"],
             grader=_shown(group["grader"]),
             experts=_shown(group["experts"]),
+            all_items=group["all_items"],
+            grader_all_items=_shown(group["grader_all_items"]),
         )
 
     return [
@@ -148,7 +156,7 @@ def validation(request, pk: int):
             )
             return redirect("graders:validation", pk=record.grader_id)
     history = grader.validations.select_related("experts", "computed_by").order_by(
-        "-computed_at", "-pk"
+        *validation_service.LATEST_FIRST
     )[:50]
     return render(
         request,
@@ -161,6 +169,7 @@ def validation(request, pk: int):
             "form": form,
             "may_validate": may_validate and not grader.is_human,
             "gate": validation_service.release_gate(grader),
+            "validation_required": settings.EVALBUILDER_RELEASE_REQUIRES_VALIDATION,
         },
     )
 
@@ -182,6 +191,11 @@ CSV_COLUMNS = [
     "expert_agreement",
     "expert_kappa",
     "expert_macro_f1",
+    "all_items",
+    "all_items_grader_pairs",
+    "all_items_grader_agreement",
+    "all_items_grader_kappa",
+    "all_items_grader_macro_f1",
 ]
 
 
@@ -229,6 +243,11 @@ def validation_export(request, pk: int):
                     _number(row.experts["agreement"]),
                     _number(row.experts["kappa"]),
                     _number(row.experts["macro_f1"]),
+                    row.all_items,
+                    row.grader_all_items["items"],
+                    _number(row.grader_all_items["agreement"]),
+                    _number(row.grader_all_items["kappa"]),
+                    _number(row.grader_all_items["macro_f1"]),
                 ]
             )
     return response

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from graders import calibration
 from graders.models import Grade
+from graders.services import default_grader
 from occupations import permissions
 from occupations.models import Task
 from runs.models import ModelEndpoint, Run, Sample
@@ -73,6 +74,17 @@ def run_detail(request, pk: int):
         .order_by("task_version__task__slug", "attempt")
     )
     page = Paginator(samples, 25).get_page(request.GET.get("page"))
+    # The Score column shows the grader reports use; the others are listed under it.
+    grader = default_grader()
+    for sample in page:
+        sample.shown_grade = next(
+            (
+                g
+                for g in sample.grade_list
+                if grader is not None and g.grader_id == grader.pk and g.expert_id is None
+            ),
+            None,
+        )
     return render(
         request,
         "graders/run_detail.html",
@@ -80,6 +92,7 @@ def run_detail(request, pk: int):
             "run": run,
             "progress": progress_of(run),
             "page": page,
+            "score_grader": grader,
             "can_see_held_out": request.user.has_perm("runs.view_sample"),
             "can_control": request.user.has_perm("runs.change_run"),
         },
@@ -95,9 +108,9 @@ def calibrate_task(request, slug: str):
         raise Http404("No such task")
     if not permissions.can_author(request.user, task):
         raise PermissionDenied
-    grader = calibration.default_grader()
+    grader = default_grader()
     if grader is None:
-        messages.error(request, "No active grader is configured, so calibration cannot run.")
+        messages.error(request, "No LLM grader is configured, so calibration cannot run.")
         return redirect("occupations:edit", slug=task.slug)
     version = task.latest_version()
     result = calibration.calibrate(version, grader)

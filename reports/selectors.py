@@ -10,17 +10,15 @@ from django.db.models import (
     Avg,
     Case,
     Count,
-    Exists,
     F,
     FloatField,
     Max,
-    OuterRef,
     Q,
-    Subquery,
     When,
 )
 
-from graders.models import Grade, Grader, GraderValidation
+from graders import services as grading
+from graders.models import Grade, Grader
 from occupations.models import Occupation, Task
 from reports import stats
 from runs.models import ModelEndpoint, Run, Sample
@@ -53,37 +51,8 @@ class CategorySummary:
     frontier_model: ModelEndpoint | None
 
 
-def report_graders():
-    """LLM grader versions that reports can use: those with scored grades, newest first."""
-    scored = Grade.objects.filter(grader=OuterRef("pk"), status=Grade.Status.SCORED)
-    return (
-        Grader.objects.filter(Exists(scored), kind=Grader.Kind.LLM_RUBRIC)
-        .select_related("judge")
-        .order_by("-created_at", "-pk")
-    )
-
-
-def default_grader() -> Grader | None:
-    """The grader reports use unless told otherwise: the newest active LLM grader version
-    with scored grades whose latest validation against experts passed, else the newest
-    active one with scored grades, else the newest active one (nothing graded yet), else
-    the newest version with scored grades (every grader retired)."""
-    active = Grader.objects.filter(is_active=True, kind=Grader.Kind.LLM_RUBRIC)
-    latest_passed = Subquery(
-        GraderValidation.objects.filter(grader=OuterRef("pk"))
-        .order_by("-computed_at", "-pk")
-        .values("passed")[:1]
-    )
-    return (
-        report_graders()
-        .filter(is_active=True)
-        .annotate(validated=latest_passed)
-        .filter(validated=True)
-        .first()
-        or report_graders().filter(is_active=True).first()
-        or active.select_related("judge").order_by("-created_at", "-pk").first()
-        or report_graders().first()
-    )
+report_graders = grading.report_graders
+default_grader = grading.default_grader
 
 
 def chosen_grader(value: str | None) -> Grader | None:

@@ -256,6 +256,15 @@ def read_cache(endpoint: ModelEndpoint, keys: Sequence[str]) -> dict[str, Cached
     return {entry.key: entry for entry in CachedResponse.objects.filter(key__in=keys)}
 
 
+def forget_cached(endpoint: ModelEndpoint, requests: Sequence[ModelRequest]) -> int:
+    """Remove the cached answers to these requests, so that the next identical call asks the
+    endpoint again (an answer the caller could not use). Returns the entries removed."""
+    if endpoint.is_simulated or not requests:
+        return 0
+    keys = [cache_key(endpoint, request) for request in requests]
+    return CachedResponse.objects.filter(key__in=keys).delete()[0]
+
+
 def complete_all(
     endpoint: ModelEndpoint,
     requests: Sequence[ModelRequest],
@@ -265,9 +274,10 @@ def complete_all(
 ) -> list[CallOutcome]:
     """Every request answered from the response cache or by the endpoint, in order.
 
-    New answers are stored in the cache (even when it was not read), so that identical work
-    later makes no API call; the first answer to a call is the one kept. Simulated models
-    are not cached: they cost nothing.
+    New answers are stored in the cache, so that identical work later makes no API call.
+    Reading the cache, the first answer to a call is the one kept; with `use_cache=False`
+    (asked afresh) the new answer replaces the one cached, so later work reads the answer
+    that was last asked for. Simulated models are not cached: they cost nothing.
     """
     caching = not endpoint.is_simulated
     keys = [cache_key(endpoint, request) for request in requests] if caching else []
@@ -297,14 +307,21 @@ def complete_all(
                 failure = control.fatal or ProviderError("internal", "the call was not sent")
                 outcomes[i] = CallOutcome(None, failure, 0)
     if caching:
-        CachedResponse.objects.bulk_create(
-            [
-                cache_entry(endpoint, keys[i], outcomes[i].response)
-                for i in missing
-                if outcomes[i].response is not None
-            ],
-            ignore_conflicts=True,
-        )
+        # One entry per key: identical requests in one call would otherwise conflict.
+        entries = {
+            keys[i]: cache_entry(endpoint, keys[i], response)
+            for i in missing
+            if (response := outcomes[i].response) is not None
+        }
+        if use_cache:
+            CachedResponse.objects.bulk_create(entries.values(), ignore_conflicts=True)
+        else:
+            CachedResponse.objects.bulk_create(
+                entries.values(),
+                update_conflicts=True,
+                unique_fields=["key"],
+                update_fields=["text", "input_tokens", "output_tokens"],
+            )
     return outcomes
 
 

@@ -9,7 +9,7 @@ import pytest
 from runs import engine, services
 from runs.fake_server import FakeConfig, FakeProvider, Planned
 from runs.limits import AdaptiveLimiter
-from runs.models import ModelEndpoint, Run, Sample
+from runs.models import CachedResponse, ModelEndpoint, Run, Sample
 from runs.providers import ModelRequest, ModelResponse, ProviderError, RateLimits
 
 # Runs are enqueued when their transaction commits, so these tests commit.
@@ -329,3 +329,30 @@ def test_calls_are_paced_to_the_budget_the_provider_reports(make_endpoint, monke
     # The first two go before any header is seen, up to a second's worth more at once (late
     # starts made up), and the rest one per 0.1 s.
     assert took >= 1.2
+
+
+def test_asking_afresh_replaces_the_cached_answer_and_a_forgotten_one_is_asked_again(
+    make_endpoint, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    count = iter(range(1, 100))
+    with FakeProvider(reply=lambda request: f"answer {next(count)}") as fake:
+        endpoint = make_endpoint(
+            "cached", provider=ModelEndpoint.Provider.OPENAI, base_url=fake.openai_url
+        )
+        request = ModelRequest(messages=[{"role": "user", "content": "same question"}])
+        (asked,) = engine.complete_all(endpoint, [request])
+        (cached,) = engine.complete_all(endpoint, [request])
+        # The same call twice in one go: one cache entry, no conflict.
+        fresh = engine.complete_all(endpoint, [request, request], use_cache=False)
+        (after,) = engine.complete_all(endpoint, [request])
+        assert engine.forget_cached(endpoint, [request]) == 1
+        (again,) = engine.complete_all(endpoint, [request])
+    assert (asked.response.text, asked.cached) == ("answer 1", False)
+    assert (cached.response.text, cached.cached) == ("answer 1", True)
+    assert {o.response.text for o in fresh} == {"answer 2", "answer 3"}
+    assert not any(o.cached for o in fresh)
+    # Asked afresh, the new answer is the one kept for later calls.
+    assert after.cached and after.response.text == fresh[1].response.text
+    assert (again.response.text, again.cached) == ("answer 4", False)
+    assert CachedResponse.objects.get(model_id="cached").text == "answer 4"

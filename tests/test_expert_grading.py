@@ -395,6 +395,155 @@ def test_an_agreeing_sample_cannot_be_reconciled(setting):
     assert not Grade.objects.filter(is_reconciled=True).exists()
 
 
+def split_below_quota(setting: Setting) -> tuple[ExpertQueueItem, dict[int, ExpertVerdict]]:
+    """A sample of a grader wanting three grades, split by the two experts who graded it."""
+    setting.grader.grades_per_sample = 3
+    setting.grader.save()
+    (sample,) = add_samples(setting.run, setting.legal, 1)
+    (item,) = queue(setting, [sample])
+    first = criteria_of(setting.legal)[0]
+    good = all_good(setting.legal)
+    experts.record_expert_grade(
+        item, setting.users["reviewer_a"], {**good, first.pk: ExpertVerdict(True, "VOTE-MET-71")}
+    )
+    experts.record_expert_grade(
+        item,
+        setting.users["reviewer_a2"],
+        {**good, first.pk: ExpertVerdict(False, "VOTE-NOT-MET-72")},
+        "OVERALL-NOTE-73",
+    )
+    return item, good
+
+
+def test_an_expert_still_to_grade_a_split_sample_cannot_see_or_post_its_reconciliation(
+    client, setting
+):
+    item, good = split_below_quota(setting)
+    third = setting.users["reviewer_c"]
+    assert experts.next_item(setting.grader, third) == item
+    client.force_login(third)
+    url = reverse("graders:reconcile", args=[setting.grader.pk, item.sample.pk])
+
+    page = client.get(url)
+    posted = client.post(url, form_data(setting.legal, good, "Reconciled early."))
+
+    assert page.status_code == posted.status_code == 404
+    for vote in ("VOTE-MET-71", "VOTE-NOT-MET-72", "OVERALL-NOTE-73"):
+        assert vote not in page.content.decode()
+    assert not Grade.objects.filter(is_reconciled=True).exists()
+    assert experts.disagreements(setting.grader, third) == []
+    listing = client.get(reverse("graders:disagreements", args=[setting.grader.pk]))
+    assert url not in listing.content.decode()
+    # The sample is still theirs to grade, blind.
+    assert experts.next_item(setting.grader, third) == item
+
+
+def test_reconciling_waits_until_the_sample_has_all_its_independent_grades(client, setting):
+    item, good = split_below_quota(setting)
+    reconciler = setting.users["reviewer_a"]
+    url = reverse("graders:reconcile", args=[setting.grader.pk, item.sample.pk])
+
+    with pytest.raises(ExpertGradingError, match="has 2 of its 3 independent expert grades"):
+        experts.reconcile(setting.grader, item.sample, reconciler, good)
+    client.force_login(reconciler)
+    assert client.get(url).status_code == 404
+    assert client.post(url, form_data(setting.legal, good)).status_code == 404
+    assert not Grade.objects.filter(is_reconciled=True).exists()
+
+    experts.record_expert_grade(item, setting.users["reviewer_c"], good)
+
+    rows = experts.disagreements(setting.grader, reconciler)
+    assert [(r.sample, r.experts, r.split_criteria) for r in rows] == [(item.sample, 3, 1)]
+    assert "2 of 3 experts" in client.get(url).content.decode()
+    assert client.post(url, form_data(setting.legal, good))["Location"] == reverse(
+        "graders:disagreements", args=[setting.grader.pk]
+    )
+    assert Grade.objects.get(is_reconciled=True).expert == reconciler
+
+
+# --- changing the number of grades per sample ---------------------------------------------
+
+
+def test_lowering_the_grades_per_sample_completes_samples_at_or_above_the_new_number(
+    client, setting
+):
+    setting.grader.grades_per_sample = 3
+    setting.grader.save()
+    graded_twice, graded_thrice, graded_once = add_samples(setting.run, setting.legal, 3)
+    twice, thrice, once = queue(setting, [graded_twice, graded_thrice, graded_once])
+    good = all_good(setting.legal)
+    a, a2, c = (setting.users[u] for u in ("reviewer_a", "reviewer_a2", "reviewer_c"))
+    for expert in (a, a2):
+        experts.record_expert_grade(twice, expert, good)
+    for expert in (a, a2, c):
+        experts.record_expert_grade(thrice, expert, good)
+    experts.record_expert_grade(once, a, good)
+    assert experts.queue_summary(setting.grader).complete == 1
+
+    setting.grader.grades_per_sample = 2
+    setting.grader.save()
+
+    assert list(experts.open_items(setting.grader, c)) == [once]
+    assert list(experts.open_items(setting.grader, a2)) == [once]
+    summary = experts.queue_summary(setting.grader)
+    assert (summary.queued, summary.complete, summary.grades) == (3, 2, 6)
+    with pytest.raises(ExpertGradingError, match="has its 2 expert grades already"):
+        experts.record_expert_grade(twice, c, good)
+    client.force_login(c)
+    response = client.post(
+        reverse("graders:expert_grade", args=[twice.pk]), form_data(setting.legal, good)
+    )
+    assert response["Location"] == reverse("graders:expert_next", args=[setting.grader.pk])
+    assert Grade.objects.filter(sample=graded_twice).count() == 2
+    assert Grade.objects.filter(sample=graded_thrice).count() == 3
+
+
+def test_a_split_sample_completed_by_lowering_the_grades_per_sample_can_be_reconciled(setting):
+    item, good = split_below_quota(setting)
+    reconciler = setting.users["reviewer_c"]
+    assert experts.disagreements(setting.grader, reconciler) == []
+
+    setting.grader.grades_per_sample = 2
+    setting.grader.save()
+
+    assert [r.sample for r in experts.disagreements(setting.grader, reconciler)] == [item.sample]
+    assert experts.next_item(setting.grader, reconciler) is None
+    grade = experts.reconcile(setting.grader, item.sample, reconciler, good)
+    assert grade.is_reconciled
+
+
+def test_raising_the_grades_per_sample_reopens_complete_samples_to_other_experts(client, setting):
+    split, agreed = split_on_first_criterion(setting)
+    third = setting.users["reviewer_c"]
+    assert experts.next_item(setting.grader, third) is None
+    assert experts.queue_summary(setting.grader).complete == 2
+
+    setting.grader.grades_per_sample = 3
+    setting.grader.save()
+
+    assert {i.sample for i in experts.open_items(setting.grader, third)} == {split, agreed}
+    assert experts.next_item(setting.grader, setting.users["reviewer_a"]) is None
+    assert experts.queue_summary(setting.grader).complete == 0
+    # The reopened split is hidden again from the expert who may now grade it.
+    assert experts.disagreements(setting.grader, third) == []
+    reconcile_url = reverse("graders:reconcile", args=[setting.grader.pk, split.pk])
+    client.force_login(third)
+    assert client.get(reconcile_url).status_code == 404
+
+    item = ExpertQueueItem.objects.get(sample=split)
+    response = client.post(
+        reverse("graders:expert_grade", args=[item.pk]),
+        form_data(setting.legal, all_good(setting.legal)),
+    )
+
+    assert response.status_code == 302
+    assert experts.independent_grades(setting.grader).filter(sample=split).count() == 3
+    assert {i.sample for i in experts.open_items(setting.grader, third)} == {agreed}
+    assert experts.queue_summary(setting.grader).complete == 1
+    assert [r.sample for r in experts.disagreements(setting.grader, third)] == [split]
+    assert client.get(reconcile_url).status_code == 200
+
+
 # --- queues -------------------------------------------------------------------------------
 
 

@@ -210,7 +210,10 @@ def test_regrading_from_the_page_queues_the_chosen_runs(
     answer = client.post(url, {"runs": [run.pk]}, follow=True)
     done = sorted(run.samples.values_list("pk", flat=True))
     assert sent == [
-        ("graders.tasks.grade_samples", {"sample_ids": done, "grader_ids": [simulated_grader.pk]})
+        (
+            "graders.tasks.grade_samples",
+            {"sample_ids": done, "grader_ids": [simulated_grader.pk], "fresh": False},
+        )
     ]
     assert f"4 samples of run(s) #{run.pk} queued" in answer.content.decode()
     answer = client.post(url, {}, follow=True)

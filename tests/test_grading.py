@@ -13,7 +13,7 @@ from graders.services import grade_samples
 from runs.engine import cache_key
 from runs.fake_server import FakeProvider
 from runs.models import CachedResponse, ModelEndpoint, Sample
-from runs.providers import ModelRequest
+from runs.providers import ModelRequest, is_reasoning_model
 from runs.providers.simulated import judge_reply
 
 pytestmark = pytest.mark.django_db
@@ -442,3 +442,111 @@ def test_a_grade_records_how_it_was_reached(samples, make_endpoint):
     assert grade.prompt_version == prompts.PROMPT_VERSION
     tags = set(samples[0].task_version.criteria.values_list("tag", flat=True))
     assert set(grade.tag_scores) <= tags and grade.tag_scores
+
+
+def test_cached_judge_calls_are_counted_on_the_grade(samples, make_endpoint):
+    with FakeProvider(reply=always(True)) as fake:
+        judge = judge_on(fake, make_endpoint, "gpt-judge")
+        first = Grader.objects.create(name="first", judge=judge, is_active=False)
+        again = Grader.objects.create(name="again", judge=judge, is_active=False)
+        grade_samples([samples[0].pk], [first])
+        calls = len(fake.requests)
+        grade_samples([samples[0].pk], [again])
+    criteria = samples[0].task_version.criteria.count()
+    assert grades_of(first)[0].judge_cached_calls == 0
+    assert grades_of(again)[0].judge_cached_calls == calls == criteria
+
+
+def test_an_ensemble_counts_each_judges_cached_calls_and_pays_only_for_the_others(
+    samples, make_endpoint
+):
+    with FakeProvider(reply=always(True)) as fake:
+        a, b = judge_on(fake, make_endpoint, "a"), judge_on(fake, make_endpoint, "b")
+        only_a = Grader.objects.create(name="only a", judge=a, is_active=False)
+        pair = Grader.objects.create(name="pair", judge=a, is_active=False)
+        pair.extra_judges.set([b])
+        grade_samples([samples[0].pk], [only_a])  # a's answers are in the cache now
+        fake.requests.clear()
+        grade_samples([samples[0].pk], [pair])
+        asked = [r["json"]["model"] for r in fake.requests]
+    criteria = samples[0].task_version.criteria.count()
+    assert asked == ["b"] * criteria
+    (first,), (grade,) = grades_of(only_a), grades_of(pair)
+    assert grade.judge_cached_calls == criteria
+    # Both judges read the same prompts at the same prices and gave the same replies, so the
+    # pair paid what judge a paid alone the first time: b's calls only.
+    assert (grade.judge_input_tokens, grade.judge_output_tokens) == (
+        first.judge_input_tokens,
+        first.judge_output_tokens,
+    )
+    assert grade.judge_cost == first.judge_cost > 0
+    verdicts = list(grade.verdicts.all())
+    assert sum(v.cost for v in verdicts) == grade.judge_cost
+    assert sum(v.input_tokens for v in verdicts) == grade.judge_input_tokens
+    by_criterion = {v.criterion_id: v for v in first.verdicts.all()}
+    assert all(v.cost == by_criterion[v.criterion_id].cost for v in verdicts)
+
+
+def test_a_judge_reply_that_cannot_be_read_is_not_kept_in_the_cache(samples, make_endpoint):
+    with FakeProvider(reply=lambda request: "I think it is fine.") as fake:
+        judge = judge_on(fake, make_endpoint, "gpt-judge")
+        first = Grader.objects.create(name="first", judge=judge, is_active=False)
+        again = Grader.objects.create(name="again", judge=judge, is_active=False)
+        grade_samples([samples[0].pk], [first])
+        calls = len(fake.requests)
+        assert not CachedResponse.objects.filter(model_id="gpt-judge").exists()
+        grade_samples([samples[0].pk], [again])
+        # Asked again rather than answered with the same unusable reply.
+        assert len(fake.requests) == 2 * calls
+    assert grades_of(again)[0].judge_cached_calls == 0
+    assert grades_of(again)[0].judge_cost > 0
+
+
+def test_grading_afresh_asks_the_judge_though_its_answers_are_cached(samples, make_endpoint):
+    with FakeProvider(reply=always(True)) as fake:
+        judge = judge_on(fake, make_endpoint, "gpt-judge")
+        first = Grader.objects.create(name="first", judge=judge, is_active=False)
+        again = Grader.objects.create(name="again", judge=judge, is_active=False)
+        grade_samples([samples[0].pk], [first])
+        calls = len(fake.requests)
+        grade_samples([samples[0].pk], [again], fresh=True)
+        assert len(fake.requests) == 2 * calls
+    (grade,) = grades_of(again)
+    assert grade.judge_cached_calls == 0 and grade.judge_cost == grades_of(first)[0].judge_cost
+
+
+@pytest.mark.parametrize(
+    "model_id", ["o1", "o3-mini", "o4-mini-2025-04-16", "gpt-5", "gpt-5-mini", "openai/o3"]
+)
+def test_reasoning_judges_are_known_by_their_model_id_and_get_no_temperature(
+    samples, make_endpoint, model_id
+):
+    with FakeProvider(reply=always(True)) as fake:
+        judge = judge_on(fake, make_endpoint, "reasoner", model_id=model_id)
+        grader = Grader.objects.create(name="reasoner", judge=judge, is_active=False)
+        grade_samples([samples[0].pk], [grader])
+        body = fake.requests[0]["json"]
+    assert body["model"] == model_id
+    assert "temperature" not in body
+    assert grades_of(grader)[0].status == Grade.Status.SCORED
+
+
+@pytest.mark.parametrize(
+    ("model_id", "reasoning"),
+    [
+        ("o1-preview", True),
+        ("o3", True),
+        ("gpt-5.1", True),
+        ("gpt-5-nano", True),
+        ("ft:gpt-5-mini:acme::abc123", True),
+        ("O4-MINI", True),
+        ("gpt-4o", False),
+        ("gpt-4o-mini", False),
+        ("gpt-4.1", False),
+        ("o-judge", False),
+        ("claude-opus-4-1", False),
+        ("llama-3.1-70b", False),
+    ],
+)
+def test_which_model_ids_are_reasoning_models(model_id, reasoning):
+    assert is_reasoning_model({}, model_id) is reasoning

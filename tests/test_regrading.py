@@ -1,6 +1,7 @@
 """Grader versions, regrading past runs, and what judging costs."""
 
 import io
+import json
 from decimal import Decimal
 
 import pytest
@@ -9,10 +10,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from graders import costs, regrading
+from graders import services as grading
 from graders.forms import GraderForm
 from graders.models import CriterionVerdict, Grade, Grader
 from runs import services as run_services
-from runs.models import Run, Sample
+from runs.fake_server import FakeProvider
+from runs.models import ModelEndpoint, Run, Sample
 
 
 @pytest.fixture(autouse=True)
@@ -245,3 +248,76 @@ def test_judge_cost_per_grader_and_the_batched_saving_on_shared_samples(
     (unmeasured,) = costs.batching_savings(fresh)
     assert not unmeasured.measured and unmeasured.summary.startswith("not measured")
     assert costs.batching_savings(elsewhere) == []
+
+
+def prose_until_fixed(state: dict):
+    """A judge that answers in prose without a verdict until state["fixed"], then in JSON."""
+
+    def reply(request: dict) -> str:
+        if not state["fixed"]:
+            return "The answer looks reasonable overall."
+        return json.dumps({"explanation": "checked", "criteria_met": True})
+
+    return reply
+
+
+def real_judge(fake, make_endpoint, slug: str):
+    return make_endpoint(
+        slug,
+        provider=ModelEndpoint.Provider.OPENAI,
+        base_url=fake.openai_url,
+        input_price_per_mtok=Decimal("1"),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_unscored_regrading_asks_a_real_judge_again_after_a_reply_without_verdict(
+    eager_celery, small_suite, make_endpoint
+):
+    run = graded_run(small_suite, make_endpoint("sim-model"))
+    state = {"fixed": False}
+    with FakeProvider(reply=prose_until_fixed(state)) as fake:
+        grader = Grader.objects.create(
+            name="Real judge", judge=real_judge(fake, make_endpoint, "gpt-judge"), is_active=False
+        )
+        grading.grade_samples(done_ids(run), [grader])
+        assert {g.status for g in Grade.objects.filter(grader=grader)} == {"unscored"}
+        first_calls = len(fake.requests)
+        state["fixed"] = True
+
+        queued = regrading.regrade(grader, [run], only_unscored=True)
+
+        assert queued.deleted_unscored == queued.samples == 4
+        assert len(fake.requests) == 2 * first_calls  # every call made again
+    grades = Grade.objects.filter(grader=grader, sample__run=run)
+    assert grades.count() == 4
+    assert all(g.status == Grade.Status.SCORED and g.score is not None for g in grades)
+    assert all(g.judge_cached_calls == 0 and g.judge_cost > 0 for g in grades)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_unscored_regrading_asks_every_judge_afresh_not_the_cache(
+    eager_celery, small_suite, make_endpoint
+):
+    run = graded_run(small_suite, make_endpoint("sim-model"))
+    state = {"fixed": False}
+    steady = json.dumps({"explanation": "checked", "criteria_met": True})
+    replies = {"steady": lambda request: steady, "shaky": prose_until_fixed(state)}
+    with FakeProvider(reply=lambda request: replies[request["model"]](request)) as fake:
+        grader = Grader.objects.create(
+            name="Pair", judge=real_judge(fake, make_endpoint, "steady"), is_active=False
+        )
+        grader.extra_judges.set([real_judge(fake, make_endpoint, "shaky")])
+        grading.grade_samples(done_ids(run), [grader])
+        # One of two judges is not a majority: unscored, while the steady answers are cached.
+        assert {g.status for g in Grade.objects.filter(grader=grader)} == {"unscored"}
+        steady_calls = [r["json"]["model"] for r in fake.requests].count("steady")
+        fake.requests.clear()
+        state["fixed"] = True
+
+        regrading.regrade(grader, [run], only_unscored=True)
+
+        asked = [r["json"]["model"] for r in fake.requests]
+    assert asked.count("steady") == steady_calls
+    grades = Grade.objects.filter(grader=grader, sample__run=run)
+    assert all(g.status == Grade.Status.SCORED and g.judge_cached_calls == 0 for g in grades)

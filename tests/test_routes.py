@@ -188,7 +188,7 @@ def world(seeded, settings, tmp_path, make_endpoint):
 def expert_world(users, panel, version, run, grader) -> dict:
     """Expert grading of a held-out task: one sample waiting, one the experts split on, one
     not queued; and a validation of the LLM grader against those experts."""
-    experts = Grader.objects.create(name="Legal experts", kind="human", grades_per_sample=3)
+    experts = Grader.objects.create(name="Legal experts", kind="human", grades_per_sample=2)
     samples = [
         Sample.objects.create(
             run=run,

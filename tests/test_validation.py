@@ -1,13 +1,18 @@
 """Validating an LLM grader against experts: the figures, the verdict, the page and the gate.
 
 The world: an LLM grader ("Judge") and a human grader ("Expert panel") with experts Alice
-and Bob. Two samples are graded by all three on two criteria each, so four items:
+and Bob. Two samples are graded by all three on two criteria each, so four items with two
+experts; a third sample only Alice graded adds two items with one expert:
 
-    item                        judge  alice  bob
-    paralegal 1 (accuracy)        met    met    met
-    paralegal 4 (completeness)    met    not    not
-    nurse 1 (accuracy)            not    not    met
-    nurse 3 (safety)              not    not    not
+    item                          judge  alice  bob
+    paralegal 1 (accuracy)          met    met    met
+    paralegal 4 (completeness)      met    not    not
+    nurse 1 (accuracy)              not    not    met
+    nurse 3 (safety)                not    not    not
+    paralegal 1, Alice only         met    not     -
+    paralegal 4, Alice only         met    met     -
+
+The verdict compares both on the four items with two experts:
 
 Grader vs experts, 8 pairs (judge, expert): both met 2, judge only 2, expert only 1, neither 3.
   Agreement 5/8. Chance: judge met 4/8, experts met 3/8 -> 4/8*3/8 + 4/8*5/8 = 1/2;
@@ -16,9 +21,15 @@ Grader vs experts, 8 pairs (judge, expert): both met 2, judge only 2, expert onl
 Experts vs experts, 8 ordered pairs: both met 2, one only 1 each way, neither 4.
   Agreement 6/8. Chance 3/8*3/8 + 5/8*5/8 = 34/64; kappa (48 - 34) / (64 - 34) = 7/15.
   F1 met 4 / (4 + 1 + 1) = 2/3; F1 not met 8 / (8 + 1 + 1) = 4/5; macro 11/15 = 0.733.
+Context, grader vs experts on all six items, 10 pairs: both met 3, judge only 3, expert
+only 1, neither 3.
+  Agreement 6/10. Chance: judge met 6/10, experts met 4/10 -> 0.24 + 0.24 = 0.48;
+  kappa (0.6 - 0.48) / 0.52 = 3/13.
+  F1 met 6 / (6 + 3 + 1) = 3/5; F1 not met 6 / (6 + 1 + 3) = 3/5; macro 3/5.
 """
 
 import csv
+import datetime
 import html
 import io
 
@@ -38,6 +49,7 @@ pytestmark = pytest.mark.django_db
 
 GRADER_F1 = 13 / 21
 EXPERT_F1 = 11 / 15
+GRADER_ALL_ITEMS_F1 = 3 / 5
 
 
 def grade(sample, grader, verdicts, *, expert=None, reconciled=False, status="scored"):
@@ -75,6 +87,8 @@ class World:
                 run=run, task_version=version, attempt=attempt, status="done", output="answer"
             )
 
+        self.sample, self.legal = sample, legal
+
         self.legal_sample, self.nurse_sample = sample(legal), sample(nurse)
         self.p1, self.p2, _, self.p4 = legal.criteria.order_by("order")[:4]
         self.n1, _, self.n3 = nurse.criteria.order_by("order")[:3]
@@ -99,6 +113,11 @@ class World:
                 {c: verdicts[c] for c in (self.n1, self.n3)},
                 expert=expert,
             )
+
+        # One expert only: the grader's context figures count it, the verdict does not.
+        self.single_sample = sample(legal, attempt=2)
+        grade(self.single_sample, self.judge, {self.p1: True, self.p4: True})
+        grade(self.single_sample, self.panel, {self.p1: False, self.p4: True}, expert=self.alice)
 
         # Everything below must be left out of the figures.
         # A reconciliation is not an independent grade.
@@ -139,13 +158,15 @@ def world(seeded, make_endpoint, settings) -> World:
 
 def test_items_are_the_criteria_the_grader_and_an_independent_expert_both_judged(world):
     items = validation.collect_items(world.judge, world.panel)
-    expected = {
+    with_two_experts = {
         (world.legal_sample.pk, world.p1.pk),
         (world.legal_sample.pk, world.p4.pk),
         (world.nurse_sample.pk, world.n1.pk),
         (world.nurse_sample.pk, world.n3.pk),
     }
-    assert set(items) == expected
+    with_one_expert = {(world.single_sample.pk, world.p1.pk), (world.single_sample.pk, world.p4.pk)}
+    assert set(items) == with_two_experts | with_one_expert
+    assert {key for key, item in items.items() if item.has_expert_baseline} == with_two_experts
     item = items[(world.nurse_sample.pk, world.n1.pk)]
     assert item.grader_met is False
     assert item.expert_verdicts == {world.alice.pk: False, world.bob.pk: True}
@@ -156,6 +177,8 @@ def test_items_are_the_criteria_the_grader_and_an_independent_expert_both_judged
 def test_overall_figures_match_the_hand_computed_ones(world):
     result = validation.compute(world.judge, world.panel)
     assert (result.samples, result.items, result.expert_count) == (2, 4, 2)
+    assert (result.all_samples, result.all_items) == (3, 6)
+    assert (result.overall.items, result.overall.all_items) == (4, 6)
     grader, experts = result.overall.grader, result.overall.experts
     assert grader.items == 8
     assert grader.agreement == pytest.approx(5 / 8)
@@ -165,6 +188,11 @@ def test_overall_figures_match_the_hand_computed_ones(world):
     assert experts.agreement == pytest.approx(6 / 8)
     assert experts.kappa == pytest.approx(7 / 15)
     assert experts.macro_f1 == pytest.approx(EXPERT_F1)
+    context = result.overall.grader_all_items
+    assert context.items == 10
+    assert context.agreement == pytest.approx(6 / 10)
+    assert context.kappa == pytest.approx(3 / 13)
+    assert context.macro_f1 == pytest.approx(GRADER_ALL_ITEMS_F1)
 
 
 def test_breakdowns_by_tag_job_category_and_criterion(world):
@@ -174,6 +202,9 @@ def test_breakdowns_by_tag_job_category_and_criterion(world):
     # Accuracy: paralegal 1 and nurse 1. Judge pairs (met, met) x2, (not, not), (not, met).
     assert by_tag["accuracy"].items == 2
     assert by_tag["accuracy"].grader.agreement == pytest.approx(3 / 4)
+    # With Alice's lone paralegal 1 (not met against the judge's met): 3 of 5 pairs agree.
+    assert by_tag["accuracy"].all_items == 3
+    assert by_tag["accuracy"].grader_all_items.agreement == pytest.approx(3 / 5)
     # Experts: paralegal 1 agrees both ways, nurse 1 disagrees both ways.
     assert by_tag["accuracy"].experts.agreement == pytest.approx(2 / 4)
     assert by_tag["completeness"].grader.agreement == 0.0
@@ -187,11 +218,14 @@ def test_breakdowns_by_tag_job_category_and_criterion(world):
     assert by_category["29-0000"].grader.agreement == pytest.approx(3 / 4)
     assert by_category["29-0000"].experts.agreement == pytest.approx(2 / 4)
 
-    # Lowest grader agreement first: paralegal 4 (0), nurse 1 (1/2), then the agreeing two.
+    # Lowest grader agreement first: paralegal 4 (0), nurse 1 (1/2), then the agreeing two,
+    # paralegal 1 first as it agrees less on every item (2 of 3 pairs).
     keys = [int(group.key) for group in result.by_criterion]
-    assert keys[:2] == [world.p4.pk, world.n1.pk]
-    assert set(keys[2:]) == {world.p1.pk, world.n3.pk}
+    assert keys == [world.p4.pk, world.n1.pk, world.p1.pk, world.n3.pk]
     assert all(group.items == 1 for group in result.by_criterion)
+    by_criterion = {int(group.key): group for group in result.by_criterion}
+    assert by_criterion[world.p1.pk].all_items == 2
+    assert by_criterion[world.p1.pk].grader_all_items.agreement == pytest.approx(2 / 3)
 
 
 def test_three_experts_give_every_ordered_pair(world):
@@ -228,10 +262,12 @@ def test_a_grader_too_far_below_the_experts_does_not_pass(world):
     record = validation.validate(world.judge, world.panel, world.alice)
     assert not record.passed
     assert record.figures["reason"] == (
-        "Not good enough for a release: macro-F1 0.62 against experts, experts agree with "
-        "each other at 0.73; the grader may be at most 0.05 below the experts."
+        "Not good enough for a release: on the 4 criteria of 2 samples that at least two "
+        "experts graded, macro-F1 0.62 against the experts, experts agree with each other "
+        "at 0.73; the grader may be at most 0.05 below the experts."
     )
     assert (record.samples, record.items, record.margin) == (2, 4, 0.05)
+    assert (record.figures["all_samples"], record.figures["all_items"]) == (3, 6)
     assert record.computed_by == world.alice
     assert record.figures["overall"]["grader"]["macro_f1"] == pytest.approx(GRADER_F1)
 
@@ -241,18 +277,56 @@ def test_a_grader_within_the_margin_passes(world, settings):
     record = validation.validate(world.judge, world.panel, None)
     assert record.passed
     assert record.figures["reason"] == (
-        "Good enough for a release: macro-F1 0.62 against experts, experts agree with each "
-        "other at 0.73, within the 0.15 margin."
+        "Good enough for a release: on the 4 criteria of 2 samples that at least two "
+        "experts graded, macro-F1 0.62 against the experts, experts agree with each other "
+        "at 0.73, within the 0.15 margin."
     )
 
 
-def test_too_few_expert_graded_samples_cannot_pass(world, settings):
+def test_too_few_samples_with_two_experts_cannot_pass(world, settings):
     settings.EVALBUILDER_VALIDATION_MARGIN = 0.5
     settings.EVALBUILDER_VALIDATION_MIN_SAMPLES = 3
     result = validation.compute(world.judge, world.panel)
     assert not result.passed
-    assert result.reason.startswith("Not enough expert grades: 2 samples")
-    assert "at least 3" in result.reason
+    # Three samples have an expert grade, but only two have two.
+    assert result.all_samples == 3
+    assert result.reason.startswith(
+        "Not enough samples graded by two or more experts: 2 samples graded by the grader "
+        "and by at least two experts, and a validation needs at least 3."
+    )
+
+
+def test_samples_one_expert_graded_do_not_count_towards_the_minimum(world, settings):
+    # One sample with two experts, many with one: a baseline of two pairs cannot pass.
+    settings.EVALBUILDER_VALIDATION_MARGIN = 0.5
+    settings.EVALBUILDER_VALIDATION_MIN_SAMPLES = 3
+    Grade.objects.filter(grader=world.panel, expert=world.bob, sample=world.nurse_sample).delete()
+    for attempt in (3, 4):
+        extra = world.sample(world.legal, attempt=attempt)
+        grade(extra, world.judge, {world.p1: True})
+        grade(extra, world.panel, {world.p1: True}, expert=world.alice)
+    result = validation.compute(world.judge, world.panel)
+    assert (result.samples, result.all_samples) == (1, 5)
+    assert result.overall.experts.items == 4  # paralegal 1 and 4, both orders
+    assert not result.passed
+    assert result.reason.startswith("Not enough samples graded by two or more experts: 1 sample ")
+
+
+def test_a_grader_that_agrees_on_single_expert_items_is_still_held_to_the_shared_ones(world):
+    # Alice alone grades six more samples and the judge agrees with her every time.
+    for attempt, met in zip(range(3, 9), (True, False) * 3, strict=True):
+        extra = world.sample(world.legal, attempt=attempt)
+        grade(extra, world.judge, {world.p1: met, world.p4: met})
+        grade(extra, world.panel, {world.p1: met, world.p4: met}, expert=world.alice)
+    result = validation.compute(world.judge, world.panel)
+    # On every expert-graded item the grader would clear the experts' 0.73 less 0.05 ...
+    assert result.overall.grader_all_items.macro_f1 == pytest.approx(9 / 11)
+    assert result.overall.grader_all_items.macro_f1 > EXPERT_F1 - result.margin
+    # ... but on the items the baseline is measured on it does not.
+    assert result.overall.grader.macro_f1 == pytest.approx(GRADER_F1)
+    assert result.overall.experts.macro_f1 == pytest.approx(EXPERT_F1)
+    assert not result.passed
+    assert result.reason.startswith("Not good enough for a release: on the 4 criteria of 2")
 
 
 def test_without_two_experts_on_any_item_there_is_no_baseline(world, settings):
@@ -260,9 +334,12 @@ def test_without_two_experts_on_any_item_there_is_no_baseline(world, settings):
     Grade.objects.filter(grader=world.panel, expert=world.bob).delete()
     result = validation.compute(world.judge, world.panel)
     assert result.overall.experts.items == 0
-    assert result.overall.grader.items == 4
+    assert result.overall.grader.items == 0
+    assert result.overall.grader_all_items.items == 6
+    assert (result.samples, result.all_samples) == (0, 3)
     assert not result.passed
     assert "no expert baseline" in result.reason
+    assert "have at least 2 samples graded by at least two experts" in result.reason
 
 
 # --- the release gate --------------------------------------------------------------------
@@ -300,6 +377,33 @@ def test_release_gate_is_open_when_validation_is_not_required(world, settings):
     assert "do not require" in reason
 
 
+def test_the_latest_validation_is_the_newest_and_the_later_one_on_a_tie(world):
+    never = Grader.objects.create(name="Unvalidated judge", judge=world.judge.judge)
+    first = validation.validate(world.judge, world.panel)
+    second = validation.validate(world.judge, world.panel)
+    GraderValidation.objects.filter(pk=second.pk).update(passed=True)
+    GraderValidation.objects.filter(pk=first.pk).update(computed_at=second.computed_at)
+    assert validation.latest_validation(world.judge) == second
+    assert validation.latest_validation(never) is None
+
+    listed = {
+        grader.pk: grader for grader in validation.with_latest_validation(Grader.objects.all())
+    }
+    assert listed[world.judge.pk].latest_validation_id == second.pk
+    assert listed[world.judge.pk].latest_validation_passed is True
+    assert listed[world.judge.pk].latest_validation_at == second.computed_at
+    assert listed[never.pk].latest_validation_id is None
+    assert listed[never.pk].latest_validation_passed is None
+    assert listed[never.pk].latest_validation_at is None
+
+    # A later validation, not a larger pk, wins when the times differ.
+    later = second.computed_at + datetime.timedelta(minutes=1)
+    GraderValidation.objects.filter(pk=first.pk).update(computed_at=later)
+    assert validation.latest_validation(world.judge) == first
+    annotated = validation.with_latest_validation(Grader.objects.filter(pk=world.judge.pk)).get()
+    assert (annotated.latest_validation_id, annotated.latest_validation_passed) == (first.pk, False)
+
+
 # --- the page, the CSV and the command ----------------------------------------------------
 
 
@@ -331,6 +435,7 @@ def test_an_analyst_computes_a_validation_and_reads_the_verdict(client, world):
     before = client.get(page_url(world))
     assert before.status_code == 200
     assert "has not been validated against experts yet" in before.content.decode()
+    assert "Release gate not met: Judge v1 has never been validated" in before.content.decode()
 
     response = client.post(page_url(world), {"experts": world.panel.pk})
     assert response.status_code == 302
@@ -344,9 +449,15 @@ def test_an_analyst_computes_a_validation_and_reads_the_verdict(client, world):
     page = client.get(page_url(world)).content.decode()
     assert html.escape(record.figures["reason"]) in page
     assert "Not passed" in page
-    # Overall, grader vs experts (62.5 %, 0.25, 0.62) beside experts (75.0 %, 0.47, 0.73).
-    for figure in ("62.5 %", "0.25", "0.62", "75.0 %", "0.47", "0.73"):
+    assert "Not met: this grader\u2019s scores may not enter an official release" in page
+    assert "those that at least two experts graded" in page
+    assert "2 samples that at least two experts graded, 4 criterion verdicts" in page
+    assert "3 samples, 6 criterion verdicts, grader macro-F1 against experts 0.60" in page
+    # Overall, grader vs experts (62.5 %, 0.25, 0.62) beside experts (75.0 %, 0.47, 0.73),
+    # and the grader on every item for context (60.0 %, 0.23, 0.60).
+    for figure in ("62.5 %", "0.25", "0.62", "75.0 %", "0.47", "0.73", "60.0 %", "0.23", "0.60"):
         assert figure in page
+    assert "Context: grader vs experts on every expert-graded item" in page
     assert "Legal Occupations" in page
     assert "Safety" in page
     # The public task's criterion is shown; the held-out one only by its id.
@@ -390,6 +501,8 @@ def test_the_csv_has_a_row_per_level_and_group_with_both_comparisons(client, wor
     assert overall["expert_macro_f1"] == f"{EXPERT_F1:.6f}"
     assert overall["grader_kappa"] == "0.250000"
     assert (overall["items"], overall["grader_pairs"], overall["expert_pairs"]) == ("4", "8", "8")
+    assert (overall["all_items"], overall["all_items_grader_pairs"]) == ("6", "10")
+    assert overall["all_items_grader_macro_f1"] == f"{GRADER_ALL_ITEMS_F1:.6f}"
     criteria = {row["group"]: row for row in rows if row["level"] == "criterion"}
     assert criteria[str(world.p1.pk)]["label"].endswith(world.p1.text)
     assert world.n1.text not in response.content.decode()
@@ -400,7 +513,11 @@ def test_the_command_prints_and_keeps_the_validation(world):
     out = io.StringIO()
     call_command("validate_grader", "--grader", "Judge", "--experts", "Expert panel", stdout=out)
     printed = out.getvalue()
-    assert "Judge v1 against Expert panel v1: 2 samples, 4 criterion verdicts" in printed
+    assert (
+        "Judge v1 against Expert panel v1: 2 samples and 4 criterion verdicts graded by at "
+        "least two experts (of 3 samples and 6 criterion verdicts graded by any expert)"
+    ) in printed
+    assert "overall" in printed and "0.60" in printed
     assert "Not good enough for a release" in printed
     assert "23-0000 Legal Occupations" in printed
     assert GraderValidation.objects.get().computed_by is None
@@ -424,6 +541,58 @@ def test_the_command_names_the_option_it_cannot_resolve(world):
         call_command("validate_grader", "--grader", "Judge", "--experts", "Nobody")
     with pytest.raises(CommandError, match=r"^experts: Judge v1 is not a human grader"):
         call_command("validate_grader", "--grader", "Judge", "--experts", "Judge")
+
+
+def test_the_command_takes_the_newest_expert_version_or_the_one_named(world):
+    Grader.objects.create(
+        name="Expert panel", version=2, kind=Grader.Kind.HUMAN, supersedes=world.panel
+    )
+    out = io.StringIO()
+    call_command(
+        "validate_grader", "--grader", "Judge", "--experts", "Expert panel", "--dry-run", stdout=out
+    )
+    assert "Judge v1 against Expert panel v2: 0 samples" in out.getvalue()
+
+    out = io.StringIO()
+    call_command(
+        "validate_grader",
+        "--grader",
+        "Judge",
+        "--experts",
+        "Expert panel",
+        "--experts-version",
+        "1",
+        stdout=out,
+    )
+    assert "Judge v1 against Expert panel v1: 2 samples" in out.getvalue()
+    assert GraderValidation.objects.get().experts == world.panel
+    with pytest.raises(CommandError, match="--experts: no grader 'Expert panel' version 9"):
+        call_command(
+            "validate_grader",
+            "--grader",
+            "Judge",
+            "--experts",
+            "Expert panel",
+            "--experts-version",
+            "9",
+        )
+
+
+def test_the_page_states_the_release_gate_of_a_passing_grader(client, world, settings):
+    settings.EVALBUILDER_VALIDATION_MARGIN = 0.15
+    validation.validate(world.judge, world.panel)
+    client.force_login(make_user("analyst", "analyst"))
+    page = client.get(page_url(world)).content.decode()
+    assert "Met: this grader\u2019s scores may enter an official release" in page
+
+    settings.EVALBUILDER_RELEASE_REQUIRES_VALIDATION = False
+    settings.EVALBUILDER_VALIDATION_MARGIN = 0.05
+    validation.validate(world.judge, world.panel)
+    page = client.get(page_url(world)).content.decode()
+    assert "Not passed" in page
+    assert (
+        "Met: this grader\u2019s scores may enter an official release (Official releases do" in page
+    )
 
 
 def test_an_admin_reads_the_page_and_the_csv_of_a_human_grader_without_a_form(client, world):

@@ -7,9 +7,11 @@ from django.db import models
 from django.urls import reverse
 
 from evalbuilder.roles import ensure_role_groups
+from graders import services as grading
+from graders.models import Grade, Grader
 from occupations.models import Occupation, Task
 from runs import services
-from runs.models import Run
+from runs.models import Run, Sample
 
 pytestmark = pytest.mark.django_db
 
@@ -165,3 +167,60 @@ def test_sign_in_page(client, db):
     response = client.get(reverse("login"))
     assert response.status_code == 200
     assert b'<label for="id_username">' in response.content
+
+
+def test_the_run_page_scores_with_the_grader_reports_use_and_names_it(
+    client, graded, simulated_grader
+):
+    run = graded[1]
+    done = list(run.samples.filter(status=Sample.Status.DONE))
+    # Both sort before the default grader by name: an old version and an expert panel.
+    retired = Grader.objects.create(
+        name="A retired judge", judge=simulated_grader.judge, is_active=False
+    )
+    experts = Grader.objects.create(name="Aa experts", kind=Grader.Kind.HUMAN)
+    expert = login_as(client, "operator")
+    for sample in done:
+        Grade.objects.create(
+            sample=sample, grader=retired, status=Grade.Status.SCORED, score=0.111, success=False
+        )
+        Grade.objects.create(
+            sample=sample,
+            grader=experts,
+            expert=expert,
+            status=Grade.Status.SCORED,
+            score=0.987,
+            success=True,
+        )
+
+    response = client.get(reverse("graders:run", args=[run.pk]))
+
+    assert response.context["score_grader"] == simulated_grader
+    shown = [s.shown_grade for s in response.context["page"] if s.status == Sample.Status.DONE]
+    assert shown and all(g.grader == simulated_grader and g.expert is None for g in shown)
+    body = response.content.decode()
+    assert 'Score <span class="muted" data-score-grader>(Simulated judge v1)</span>' in body
+    # The other grades are listed below, each with its grader's label.
+    assert "<strong>A retired judge v1</strong>" in body
+    assert "<strong>Aa experts v1</strong>" in body and "expert grade" in body
+
+
+@pytest.fixture
+def world(seeded, settings, tmp_path):
+    from tests.authoring import make_world
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return make_world()
+
+
+def test_calibration_uses_the_grader_reports_use(client, world, make_endpoint):
+    from tests.authoring import write_draft
+
+    first_by_name = Grader.objects.create(name="A judge", judge=make_endpoint("sim-judge-a"))
+    newest = Grader.objects.create(name="Z judge", judge=make_endpoint("sim-judge-z"))
+    assert grading.default_grader() == newest != first_by_name
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a)
+    client.force_login(author)
+    page = client.post(reverse("graders:calibrate", args=[version.task.slug]))
+    assert page.context["result"].grader == newest

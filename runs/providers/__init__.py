@@ -231,10 +231,21 @@ def parameter_problems(provider: str, parameters: object) -> list[str]:
     return problems
 
 
-def is_reasoning_model(parameters: dict[str, Any]) -> bool:
-    """An endpoint set up to reason before answering (OpenAI reasoning effort, Anthropic
-    extended thinking)."""
-    return bool(parameters.get("reasoning_effort")) or bool(parameters.get("thinking_budget"))
+# Reasoning models reject a sampling temperature (OpenAI answers 400 "Unsupported value:
+# 'temperature'"), and an endpoint may be registered without reasoning_effort, so the
+# model id is read too: OpenAI's o1, o3 and o4 families and every gpt-5 model reason.
+# Ids may carry a router's or fine-tune's prefix ("openai/o3-mini", "ft:gpt-5-mini:...").
+_REASONING_MODEL_ID = re.compile(r"(?:^|[/:])(?:o[134]|gpt-5)(?![0-9a-z])", re.I)
+
+
+def is_reasoning_model(parameters: dict[str, Any], model_id: str = "") -> bool:
+    """An endpoint that reasons before answering: set up to (OpenAI reasoning effort,
+    Anthropic extended thinking), or a model id of a known reasoning family."""
+    return (
+        bool(parameters.get("reasoning_effort"))
+        or bool(parameters.get("thinking_budget"))
+        or bool(_REASONING_MODEL_ID.search(model_id))
+    )
 
 
 def request_temperature(parameters: dict[str, Any], request: ModelRequest) -> float | None:

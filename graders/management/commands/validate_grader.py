@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from graders import validation
+from graders.agreement import Agreement
 from graders.management.grader_option import find_grader
 from graders.validation import GroupFigures, ValidationResult
 
@@ -10,14 +11,18 @@ def _figure(value: float | None) -> str:
     return "   -" if value is None else f"{value:4.2f}"
 
 
-def figures_line(label: str, group: GroupFigures, width: int) -> str:
-    grader, experts = group.grader, group.experts
+def _comparison(figures: Agreement) -> str:
     return (
-        f"{label[:width]:<{width}} {group.items:>6}  "
-        f"{grader.items:>6} {_figure(grader.agreement)} {_figure(grader.kappa)} "
-        f"{_figure(grader.macro_f1)}  "
-        f"{experts.items:>6} {_figure(experts.agreement)} {_figure(experts.kappa)} "
-        f"{_figure(experts.macro_f1)}"
+        f"{figures.items:>6} {_figure(figures.agreement)} {_figure(figures.kappa)} "
+        f"{_figure(figures.macro_f1)}"
+    )
+
+
+def figures_line(label: str, group: GroupFigures, width: int) -> str:
+    return (
+        f"{label[:width]:<{width}} {group.items:>6}  {_comparison(group.grader)}  "
+        f"{_comparison(group.experts)}  |  {group.all_items:>6}  "
+        f"{_comparison(group.grader_all_items)}"
     )
 
 
@@ -40,8 +45,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--experts",
             required=True,
-            help="Name of the human grader whose expert grades are the reference (its latest "
-            "version).",
+            help="Name of the human grader whose expert grades are the reference.",
+        )
+        parser.add_argument(
+            "--experts-version",
+            type=int,
+            default=None,
+            help="Version of the human grader (default: the latest).",
         )
         parser.add_argument(
             "--dry-run",
@@ -51,7 +61,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         grader = find_grader("grader", options["grader"], options["version"])
-        experts = find_grader("experts", options["experts"], None)
+        experts = find_grader("experts", options["experts"], options["experts_version"])
         try:
             with transaction.atomic():
                 result = validation.compute(grader, experts)
@@ -65,16 +75,23 @@ class Command(BaseCommand):
 
     def print_result(self, result: ValidationResult) -> None:
         self.stdout.write(
-            f"{result.grader.label} against {result.experts.label}: {result.samples} samples, "
-            f"{result.items} criterion verdicts, {result.expert_count} experts"
+            f"{result.grader.label} against {result.experts.label}: {result.samples} samples "
+            f"and {result.items} criterion verdicts graded by at least two experts (of "
+            f"{result.all_samples} samples and {result.all_items} criterion verdicts graded "
+            f"by any expert), {result.expert_count} experts"
         )
         style = self.style.SUCCESS if result.passed else self.style.ERROR
         self.stdout.write(style(result.reason))
+        self.stdout.write(
+            "The verdict compares both on the items graded by at least two experts; the "
+            "columns after | are the grader on every expert-graded item, for context."
+        )
         width = 32
+        columns = f"{'pairs':>6} {'agr':>4} {'kap':>4} {'F1':>4}"
         header = (
-            f"{'':<{width}} {'items':>6}  {'grader vs experts':^26}  {'experts vs experts':^26}\n"
-            f"{'':<{width}} {'':>6}  {'pairs':>6} {'agr':>4} {'kap':>4} {'F1':>4}  "
-            f"{'pairs':>6} {'agr':>4} {'kap':>4} {'F1':>4}"
+            f"{'':<{width}} {'items':>6}  {'grader vs experts':^21}  "
+            f"{'experts vs experts':^21}  |  {'every item: grader vs experts':^29}\n"
+            f"{'':<{width}} {'':>6}  {columns}  {columns}  |  {'items':>6}  {columns}"
         )
         self.stdout.write(header)
         self.stdout.write(figures_line("overall", result.overall, width))
