@@ -181,6 +181,23 @@ CELERY_BEAT_SCHEDULE = {
 }
 DJANGO_CELERY_BEAT_TZ_AWARE = True
 
+# --- Cache ---------------------------------------------------------------------------
+# Report figures are cached whole, keyed by the version of the results they were built from
+# (reports.selectors). Local memory per process by default; REPORTS_CACHE_URL (a redis://
+# URL) shares them between processes.
+REPORTS_CACHE_URL = env("REPORTS_CACHE_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REPORTS_CACHE_URL}
+        if REPORTS_CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "evalbuilder"}
+    )
+}
+CACHES["default"]["KEY_PREFIX"] = "evalbuilder"
+# Upper bound on how long report figures are kept: employment figures and published-task
+# counts are read live and are not part of the results version.
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=600)
+
 # --- Evaluation -------------------------------------------------------------------
 # Fewest model calls per chunk task (a chunk also holds five rounds of the endpoint's
 # max_concurrency). A run samples one chunk at a time; runs sample in parallel.

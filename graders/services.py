@@ -32,6 +32,9 @@ from runs.services import FINISH_GRADING_TASK, GRADE_SAMPLES_TASK, enqueue
 
 logger = logging.getLogger(__name__)
 
+REFRESH_RUN_RESULTS_TASK = "reports.tasks.refresh_run_results"
+"""Rebuilds the report results a run feeds; reports is downstream, so reached by name."""
+
 COST_QUANTUM = Decimal("0.000001")
 """The precision costs are stored to (CriterionVerdict.cost, Grade.judge_cost)."""
 
@@ -480,6 +483,7 @@ def grade_samples(
     regrade of unscored grades, whose cached replies are what failed)."""
     sample_ids = list(sample_ids)
     written = 0
+    graded_runs: set[int] = set()
     for grader in graders if graders is not None else active_graders():
         if grader.is_human:
             continue  # experts grade from their queue
@@ -495,6 +499,12 @@ def grade_samples(
         for sample, judgement in zip(samples, judgements, strict=True):
             if record_grade(grader, sample, judgement) is not None:
                 written += 1
+                graded_runs.add(sample.run_id)
+    # Grades landing on a run that is already complete (a regrade) change its reported results.
+    for run_id in Run.objects.filter(pk__in=graded_runs, status=Run.Status.COMPLETED).values_list(
+        "pk", flat=True
+    ):
+        enqueue(REFRESH_RUN_RESULTS_TASK, run_id=run_id)
     return written
 
 
@@ -548,4 +558,6 @@ def finish_run_grading(run: Run) -> bool:
     )
     if closed:
         logger.info("run %s finished", run.pk)
+        if any_done:
+            enqueue(REFRESH_RUN_RESULTS_TASK, run_id=run.pk)
     return bool(closed)

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class ReportsConfig(AppConfig):
     name = "reports"
     verbose_name = "Reports"
+
+    def ready(self) -> None:
+        # Register the Celery tasks in every process, not only in workers, so that tasks
+        # sent by name (reports.tasks.refresh_run_results) run eagerly in tests too.
+        from reports import tasks  # noqa: F401

@@ -1,0 +1,279 @@
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.http import QueryDict
+from django.utils import timezone
+
+from graders.models import Grade, Grader
+from occupations.models import Occupation, Suite, Task, TaskVersion, Taxonomy
+from reports import materialise, selectors
+from reports.models import ResultsVersion, TaskResult
+from reports.selectors import ReportFilters
+from runs import services
+from runs.models import ModelEndpoint, Run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def graded(
+    eager_celery, demo_suite, make_endpoint, simulated_grader, django_capture_on_commit_callbacks
+) -> list[Run]:
+    runs = []
+    for slug, released, family in (
+        ("sim-early", datetime.date(2023, 6, 1), "Aster"),
+        ("sim-mid", datetime.date(2024, 6, 1), "Aster"),
+        ("sim-late", datetime.date(2025, 6, 1), "Borealis"),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            runs.append(
+                services.create_run(
+                    demo_suite,
+                    make_endpoint(slug, release_date=released, family=family),
+                    samples_per_task=3,
+                )
+            )
+    return runs
+
+
+def slugs(report) -> list[str]:
+    return [m.endpoint.slug for m in report.models]
+
+
+def test_a_category_report_gives_every_figure_with_intervals(graded, simulated_grader):
+    category = Occupation.objects.get(code="13-0000")
+    report = selectors.category_report(category, ReportFilters(simulated_grader))
+    assert slugs(report) == ["sim-early", "sim-mid", "sim-late"]
+    for figures in report.models:
+        assert figures.tasks == 3 and figures.samples + figures.unscored == 9
+        for interval in (figures.score, figures.success):
+            assert 0 <= interval.low <= interval.point <= interval.high <= 1
+        gap = figures.reliability
+        assert gap.k == 3 and gap.pass_hat_k.point <= gap.pass_at_1.point <= gap.pass_at_k.point
+        assert figures.horizon is not None and figures.horizon.resamples == 1000
+    assert report.frontier and report.frontier[0].model.endpoint.slug == "sim-early"
+    values = [p.value for p in report.frontier]
+    assert values == sorted(values)
+    if report.success_trend is not None:
+        assert report.success_trend.to_50.extrapolation is True
+    rows = {row.occupation.code: row for row in report.occupations}
+    assert "13-2011" in rows and rows["13-2011"].tasks_with_results >= 1
+    assert rows["13-2011"].best_model is not None
+
+
+def test_filters_narrow_by_family_release_dates_and_suite(graded, simulated_grader, demo_suite):
+    category = Occupation.objects.get(code="13-0000")
+    by_family = ReportFilters(simulated_grader, families=("Aster",))
+    assert slugs(selectors.category_report(category, by_family)) == ["sim-early", "sim-mid"]
+    by_dates = ReportFilters(
+        simulated_grader,
+        released_from=datetime.date(2024, 1, 1),
+        released_to=datetime.date(2024, 12, 31),
+    )
+    assert slugs(selectors.category_report(category, by_dates)) == ["sim-mid"]
+    other = Suite.objects.create(name="Other", slug="other")
+    assert (
+        selectors.category_report(category, ReportFilters(simulated_grader, suite=other)).models
+        == ()
+    )
+    same = selectors.category_report(category, ReportFilters(simulated_grader, suite=demo_suite))
+    assert len(same.models) == 3
+
+
+def test_filters_round_trip_through_the_query_string_and_ignore_unknown_values(
+    graded, simulated_grader, demo_suite
+):
+    query = QueryDict(
+        f"grader={simulated_grader.pk}&suite={demo_suite.pk}&family=Aster&family=Nope"
+        "&from=2024-01-01&to=not-a-date&level=broad&bogus=1",
+        mutable=False,
+    )
+    filters = ReportFilters.from_query(query)
+    assert filters == ReportFilters(
+        simulated_grader,
+        suite=demo_suite,
+        families=("Aster",),
+        released_from=datetime.date(2024, 1, 1),
+        level="broad",
+    )
+    assert ReportFilters.from_query(QueryDict(filters.query())) == filters
+    junk = ReportFilters.from_query(QueryDict("grader=999&suite=x&level=galaxy"))
+    assert junk == ReportFilters(selectors.default_grader())
+
+
+def test_held_out_task_titles_never_appear_in_an_occupation_report(graded, simulated_grader):
+    held_out = Task.objects.filter(visibility=Task.Visibility.HELD_OUT).first()
+    report = selectors.occupation_report(held_out.occupation, ReportFilters(simulated_grader))
+    rows = [row for row in report.tasks if row.task_id == held_out.pk]
+    assert rows and all(row.held_out and row.title is None for row in rows)
+    assert held_out.title not in repr(report)
+    assert set(rows[0].success) == {m.endpoint.pk for m in report.models}
+
+
+def test_a_model_report_and_a_comparison(graded, simulated_grader):
+    early, late = (ModelEndpoint.objects.get(slug=s) for s in ("sim-early", "sim-late"))
+    filters = ReportFilters(simulated_grader)
+    profile = selectors.model_report(late, filters)
+    assert profile.overall.tasks == TaskResult.objects.filter(endpoint=late).count()
+    assert len(profile.categories) >= 8
+    assert sum(c.tasks for c in profile.categories) == profile.overall.tasks
+    comparison = selectors.compare_models(late, early, filters)
+    assert comparison.overall.shared_tasks == profile.overall.tasks
+    d = comparison.overall.difference
+    assert d.low <= d.point <= d.high
+    assert d.point == pytest.approx(
+        comparison.overall.a_success.point - comparison.overall.b_success.point
+    )
+
+
+def test_a_refresh_invalidates_cached_reports(graded, simulated_grader, django_assert_num_queries):
+    category = Occupation.objects.get(code="13-0000")
+    filters = ReportFilters(simulated_grader)
+    first = selectors.category_report(category, filters)
+    with django_assert_num_queries(1):  # the results version; the figures come from the cache
+        assert repr(selectors.category_report(category, filters)) == repr(first)  # nan != nan
+    late = graded[-1]
+    Grade.objects.filter(sample__run=late, status=Grade.Status.SCORED).update(success=False)
+    assert repr(selectors.category_report(category, filters)) == repr(first)  # not refreshed
+    materialise.refresh_run(late.pk)
+    fresh = selectors.category_report(category, filters)
+    assert [m.success.point for m in fresh.models if m.endpoint == late.endpoint] == [0.0]
+
+
+# --- the national index on a hand-built world -----------------------------------------
+
+
+@pytest.fixture
+def small_world(db, make_endpoint):
+    """Two job categories, three detailed occupations with known employment and wages, and
+    results written straight into the materialised table.
+
+    a1 (100 people, wage 10): 2 published tasks; M1 succeeds 8/10 and 6/10 -> 0.7.
+    a2 (300 people, wage 20): 2 published tasks; M1 2/10, 4/10 -> 0.3; M2 6/10, 6/10 -> 0.6.
+    b1 (600 people, wage 5): 1 published task (not covered at 2 tasks); M2 10/10.
+    """
+    taxonomy = Taxonomy.objects.create(name="SOC", version="test")
+
+    def occupation(code, level, parent=None, employment=None, wage=None):
+        return Occupation.objects.create(
+            taxonomy=taxonomy,
+            code=code,
+            title=f"Occupation {code}",
+            level=level,
+            parent=parent,
+            employment=employment,
+            mean_annual_wage=None if wage is None else Decimal(wage),
+        )
+
+    major_a = occupation("A", Occupation.Level.MAJOR, employment=400)
+    major_b = occupation("B", Occupation.Level.MAJOR, employment=600)
+    units = {
+        "a1": occupation("a1", Occupation.Level.DETAILED, major_a, 100, 10),
+        "a2": occupation("a2", Occupation.Level.DETAILED, major_a, 300, 20),
+        "b1": occupation("b1", Occupation.Level.DETAILED, major_b, 600, 5),
+    }
+    judge = make_endpoint("judge")
+    grader = Grader.objects.create(name="Judge", judge=judge)
+    m1 = make_endpoint("m1", release_date=datetime.date(2024, 1, 1))
+    m2 = make_endpoint("m2", release_date=datetime.date(2025, 1, 1))
+    suite = Suite.objects.create(name="World", slug="world")
+    results = {
+        "a1": [{m1: (10, 8)}, {m1: (10, 6)}],
+        "a2": [{m1: (10, 2), m2: (10, 6)}, {m1: (10, 4), m2: (10, 6)}],
+        "b1": [{m2: (10, 10)}],
+    }
+    now = timezone.now()
+    for code, tasks in results.items():
+        for i, by_model in enumerate(tasks):
+            task = Task.objects.create(
+                slug=f"{code}-{i}",
+                occupation=units[code],
+                title=f"Task {code} {i}",
+                status=Task.Status.PUBLISHED,
+            )
+            version = TaskVersion.objects.create_with_rubric(
+                task=task,
+                number=1,
+                content={
+                    "instructions": "x",
+                    "deliverable": "x",
+                    "reference_solution": "x",
+                    "estimated_minutes": 10 * (i + 1),
+                },
+                criteria=[{"text": "x", "points": 1}],
+            )
+            Task.objects.filter(pk=task.pk).update(published_version=version)
+            for model, (n, c) in by_model.items():
+                TaskResult.objects.create(
+                    grader=grader,
+                    endpoint=model,
+                    suite=suite,
+                    task_version=version,
+                    task=task,
+                    occupation=units[code],
+                    job_category=units[code].parent,
+                    estimated_minutes=version.estimated_minutes,
+                    visibility=task.visibility,
+                    release_date=model.release_date,
+                    family="",
+                    attempts=n,
+                    successes=c,
+                    score_sum=c * 0.9,
+                    unscored=0,
+                    failed=0,
+                    refreshed_at=now,
+                )
+    ResultsVersion.objects.create(grader=grader, token="t1", refreshed_at=now)
+    return grader, m1, m2, major_a, major_b
+
+
+def test_the_national_index_and_coverage_equal_hand_computed_values(small_world):
+    grader, m1, m2, _, _ = small_world
+    overview = selectors.national_overview(ReportFilters(grader), success_level=0.5, min_tasks=2)
+    assert overview.employment_total == 1000
+    assert overview.wage_bill_total == pytest.approx(100 * 10 + 300 * 20 + 600 * 5)
+    assert overview.coverage == pytest.approx(0.4)  # a1 and a2 have 2 published tasks
+    assert overview.employment_index == pytest.approx(0.4)  # a1 (0.7), a2 (0.6 by M2)
+    assert overview.wage_index == pytest.approx(7000 / 10000)
+    assert overview.occupations_met == 2 and overview.occupations_covered == 2
+    # b1 succeeds fully but has one published task: not covered, so not met.
+    timeline = [(p.when, p.employment_index, p.wage_index) for p in overview.index_over_time]
+    assert timeline == [
+        (m1.release_date, pytest.approx(0.1), pytest.approx(0.1)),
+        (m2.release_date, pytest.approx(0.4), pytest.approx(0.7)),
+    ]
+    rows = {row.category.code: row for row in overview.categories}
+    assert rows["A"].frontier_model == m2 and rows["A"].success.point == pytest.approx(0.6)
+    assert rows["A"].published_tasks == 4 and rows["A"].employment == 400
+    assert rows["B"].frontier_model == m2 and rows["B"].tasks == 1
+    stricter = selectors.national_overview(ReportFilters(grader), success_level=0.65, min_tasks=2)
+    assert stricter.employment_index == pytest.approx(0.1)
+
+
+def test_occupations_without_results_are_not_met_and_show_in_coverage(small_world):
+    grader, m1, _, major_a, _ = small_world
+    Occupation.objects.create(
+        taxonomy=major_a.taxonomy,
+        code="a3",
+        title="Unmeasured",
+        level=Occupation.Level.DETAILED,
+        parent=major_a,
+        employment=1000,
+    )
+    overview = selectors.national_overview(ReportFilters(grader), min_tasks=2)
+    assert overview.employment_total == 2000
+    assert overview.coverage == pytest.approx(0.2)
+    assert overview.employment_index == pytest.approx(0.2)
+    report = selectors.category_report(major_a, ReportFilters(grader))
+    rows = {row.occupation.code: row for row in report.occupations}
+    assert rows["a3"].best_model is None and rows["a3"].tasks_with_results == 0
+    assert rows["a1"].best_model == m1 and rows["a1"].best_success.point == pytest.approx(0.7)
