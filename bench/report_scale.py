@@ -6,8 +6,9 @@ generate_series): release dates spread over 2022-2026, task lengths log-uniform 
 minutes to 16 hours, and a success probability that grows with release date and falls with
 task length. Then it refreshes the materialised results (timed) and times the selectors the
 pages will call: the national overview, a job-category report and a model report, cold
-(cache cleared) and warm (p50 / p95 of 20 calls), with the query count of each. The pages
-themselves do not exist yet, so the selectors are timed, not HTTP requests.
+(cache cleared) and warm (p50 / p95 of 20 calls), with the query count of each; then the
+pages themselves through Django's test client (the national overview, a job category, an
+occupation, a model and a comparison), cold and warm the same way.
 
     uv run python bench/report_scale.py            # drops evalbuilder_report_bench at the end
     uv run python bench/report_scale.py --keep     # keeps it, to look at it
@@ -273,7 +274,7 @@ def run(options: argparse.Namespace) -> None:
     )
     print(f"  table: {TaskResult.objects.count():,} rows")
 
-    common.heading("Selectors (the pages do not exist yet; these are what they will call)")
+    common.heading("Selectors (what the pages call)")
     filters = selectors.ReportFilters(world["grader"])
     category = Occupation.objects.filter(level=Occupation.Level.MAJOR).order_by("code")[5]
     endpoint = world["endpoints"][-1]
@@ -296,6 +297,7 @@ def run(options: argparse.Namespace) -> None:
             f"{name:<34} {cold:9.0f} {len(cold_queries):7d} {statistics.median(warm):9.2f} "
             f"{percentile(warm, 0.95):9.2f} {len(warm_queries):7d}"
         )
+    time_pages(world, category, endpoint)
     overview = selectors.national_overview(filters)
     print(
         f"\nNational index at 50 %: employment {overview.employment_index:.1%}, wages "
@@ -306,6 +308,61 @@ def run(options: argparse.Namespace) -> None:
     if report.success_trend is not None:
         to_50 = report.success_trend.to_50
         print(f"{category.code}: frontier reaches 50 % on {to_50.when} (extrapolation)")
+
+
+def time_pages(world: dict, category, endpoint) -> None:
+    """Each page through Django's test client: cold (cache cleared) and warm (p50 / p95 of
+    WARM_CALLS), with the queries of a cold and of a warm call."""
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test import Client
+    from django.urls import reverse
+
+    from occupations.models import Occupation
+
+    common.heading("Pages (Django test client: selectors, charts and templates)")
+    client = Client(HTTP_HOST="127.0.0.1")
+    occupation = Occupation.objects.filter(job_category=category, level="detailed").first()
+    other = world["endpoints"][-10]
+    pages = {
+        "/ (national overview)": reverse("reports:home"),
+        f"category ({category.code})": reverse("reports:job_category", args=[category.pk]),
+        f"occupation ({occupation.code})": reverse("reports:occupation", args=[occupation.pk]),
+        f"model ({endpoint.slug})": reverse("reports:model", args=[endpoint.slug]),
+        "compare (two models)": f"{reverse('reports:compare')}?a={endpoint.slug}&b={other.slug}",
+    }
+
+    def get(url: str) -> None:
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+
+    def queries(url: str) -> int:
+        """Queries one request makes (a wrapper: the client resets connection.queries)."""
+        count = 0
+
+        def counted(execute, sql, params, many, context):
+            nonlocal count
+            count += 1
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(counted):
+            get(url)
+        return count
+
+    print(
+        f"{'page':<34} {'cold ms':>9} {'cold q':>7} {'warm p50':>9} {'warm p95':>9} {'warm q':>7}"
+    )
+    for name, url in pages.items():
+        cache.clear()
+        cold = timed_calls(lambda url=url: get(url), 1)[0]
+        warm = timed_calls(lambda url=url: get(url), WARM_CALLS)
+        warm_queries = queries(url)
+        cache.clear()
+        cold_queries = queries(url)
+        print(
+            f"{name:<34} {cold:9.0f} {cold_queries:7d} {statistics.median(warm):9.1f} "
+            f"{percentile(warm, 0.95):9.1f} {warm_queries:7d}"
+        )
 
 
 if __name__ == "__main__":

@@ -731,13 +731,6 @@ def success_trend_chart(
     return Chart(svg, title, caption, headers, rows, tuple(notes))
 
 
-def trend_chart(
-    points: Sequence[TrendPoint], *, title: str, width: int = 720, height: int = 340
-) -> SafeString:
-    """Score (0-100 %) by release date: each model with its interval; the frontier as steps."""
-    return success_trend_chart(points, title=title, y_label="Score", width=width, height=height).svg
-
-
 # 2. Time horizons ---------------------------------------------------------------------------
 
 

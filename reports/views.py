@@ -1,87 +1,304 @@
-"""Public report pages: aggregates only, never task content."""
+"""Public report pages: aggregates only, never held-out task content.
 
-from datetime import timedelta
+Every figure comes from reports.selectors (aggregated in the database, cached whole); the
+views only turn those results into charts and pass them to the templates. What a page
+shows is in its query string (ReportFilters.query()), so every view can be shared.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
 
 from django.db.models import F
+from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, render
 
 from occupations.models import Occupation
-from reports import selectors
-from reports.charts import TrendPoint, trend_chart
+from reports import charts, selectors
+from reports.forms import NationalFilterForm, ReportFilterForm, national_options, reported_models
+from reports.selectors import ReportFilters
+from runs.models import ModelEndpoint
 
 
-def _grader_context(request) -> dict:
-    """The grader a report page uses, the choice of others, and the query that keeps it."""
-    grader = selectors.chosen_grader(request.GET.get("grader"))
-    asked = request.GET.get("grader", "")
+def _page(request, filters: ReportFilters, form: ReportFilterForm | None = None) -> dict:
+    """What every report page shows around its figures: the grader, the filter form and
+    the query string its links keep."""
+    query = filters.query()
     return {
-        "grader": grader,
-        "grader_choices": selectors.report_graders(),
-        "grader_query": f"?grader={grader.pk}" if grader is not None and asked else "",
+        "filters": filters,
+        "grader": filters.grader,
+        "filter_form": form or ReportFilterForm(filters),
+        "query": f"?{query}" if query else "",
+        "hidden_filters": list(QueryDict(query).lists()),
     }
 
 
+# --- figures to chart inputs -----------------------------------------------------------
+
+
+def _trend_points(models, frontier) -> list[charts.TrendPoint]:
+    on_frontier = {p.model.endpoint.pk for p in frontier}
+    return [
+        charts.TrendPoint(
+            when=m.endpoint.release_date,
+            value=m.success.point,
+            low=m.success.low,
+            high=m.success.high,
+            label=str(m.endpoint),
+            on_frontier=m.endpoint.pk in on_frontier,
+        )
+        for m in models
+        if m.success is not None
+    ]
+
+
+def _crossing(projection) -> charts.Crossing:
+    return charts.Crossing(
+        threshold=projection.threshold,
+        when=projection.when,
+        low=projection.low,
+        high=projection.high,
+        already_crossed=projection.already_crossed,
+    )
+
+
+def _next_crossing(trend) -> charts.Crossing | None:
+    """The success threshold worth drawing: 50 %, or 80 % once 50 % is passed."""
+    if trend is None:
+        return None
+    return _crossing(trend.to_80 if trend.to_50.already_crossed else trend.to_50)
+
+
+def _horizon_points(models, frontier) -> list[charts.HorizonPoint]:
+    on_frontier = {p.model.endpoint.pk for p in frontier}
+    points = []
+    for m in models:
+        horizon = m.horizon
+        usable = horizon is not None and horizon.fit.decreasing
+        points.append(
+            charts.HorizonPoint(
+                when=m.endpoint.release_date,
+                minutes=horizon.p50_minutes.point if usable else None,
+                low=horizon.p50_minutes.low if usable else None,
+                high=horizon.p50_minutes.high if usable else None,
+                label=str(m.endpoint),
+                on_frontier=m.endpoint.pk in on_frontier,
+            )
+        )
+    return points
+
+
+def _estimate(interval) -> charts.Estimate:
+    if interval is None:
+        return charts.Estimate(None)
+    return charts.Estimate(interval.point, interval.low, interval.high)
+
+
+def _figure_charts(subject: str, report) -> dict:
+    """The success trend, reliability and horizon charts of a category or occupation report,
+    each with its one-sentence summary."""
+    points = _trend_points(report.models, report.frontier)
+    trend = report.success_trend
+    crossing = _next_crossing(trend)
+    fit = (
+        charts.TrendFit(trend.line.fitted, trend.line.first_date, trend.line.last_date)
+        if trend
+        else None
+    )
+    success = charts.success_trend_chart(
+        points,
+        title=f"Success rate by model release date: {subject}",
+        trend=fit,
+        crossing=crossing,
+    )
+    success_summary = charts.success_summary(points, subject=subject.lower(), crossing=crossing)
+
+    # One k for the chart: the most common; models tried fewer times are noted, not drawn.
+    gaps = [m for m in report.models if m.reliability is not None]
+    k = Counter(m.reliability.k for m in gaps).most_common(1)[0][0] if gaps else 2
+    reliability_rows = [
+        charts.ReliabilityRow(
+            str(m.endpoint),
+            _estimate(m.reliability.pass_at_1),
+            _estimate(m.reliability.pass_at_k),
+            _estimate(m.reliability.pass_hat_k),
+        )
+        for m in gaps
+        if m.reliability.k == k
+    ]
+    reliability = charts.reliability_chart(
+        reliability_rows, title=f"One try against {k} tries: {subject}", k=k
+    )
+    left_out = [
+        str(m.endpoint) for m in report.models if m.reliability is None or m.reliability.k != k
+    ]
+
+    horizon_points = _horizon_points(report.models, report.horizon_frontier)
+    projection = report.horizon_trend
+    horizon_fit = horizon_crossing = None
+    if projection is not None:
+        line = projection.trend.line
+        horizon_fit = charts.TrendFit(
+            projection.trend.fitted,
+            line.first_date,
+            line.last_date,
+            projection.trend.doubling_months,
+            projection.trend.doubling_months_low,
+            projection.trend.doubling_months_high,
+        )
+        horizon_crossing = _crossing(projection.to_working_day)
+    horizon = charts.time_horizon_chart(
+        horizon_points,
+        title=f"50 % time horizon by model release date: {subject}",
+        trend=horizon_fit,
+        crossing=horizon_crossing,
+    )
+    return {
+        "success_chart": success,
+        "success_summary": success_summary,
+        "projections": [trend.to_50, trend.to_80] if trend else [],
+        "reliability_chart": reliability,
+        "reliability_summary": charts.reliability_summary(reliability_rows, k=k),
+        "reliability_k": k,
+        "reliability_left_out": left_out,
+        "horizon_chart": horizon,
+        "horizon_summary": charts.horizon_summary(
+            horizon_points, trend=horizon_fit, crossing=horizon_crossing
+        ),
+    }
+
+
+# --- pages -----------------------------------------------------------------------------
+
+
 def home(request):
-    context = _grader_context(request)
-    summaries = selectors.category_summaries(context["grader"])
+    filters = ReportFilters.from_query(request.GET)
+    success, min_tasks = national_options(request.GET)
+    overview = selectors.national_overview(
+        filters, success_level=success / 100, min_tasks=min_tasks
+    )
+    level = f"{success} % success"
+    points = [
+        charts.IndexPoint(p.when, p.employment_index, p.wage_index, overview.coverage)
+        for p in overview.index_over_time
+    ]
+    chart = charts.national_index_chart(
+        points, title="Share of national work the best models reach", level=level
+    )
     return render(
         request,
         "reports/home.html",
         {
-            **context,
-            "summaries": summaries,
-            "measured": sum(1 for s in summaries if s.frontier_score is not None),
+            **_page(request, filters, NationalFilterForm(filters, success, min_tasks)),
+            "overview": overview,
+            "success": success,
+            "min_tasks": min_tasks,
+            "national_chart": chart,
+            "national_summary": charts.national_summary(points, level=level),
+            "measured": sum(1 for c in overview.categories if c.success is not None),
         },
     )
-
-
-def _summary_sentence(category: Occupation, frontier) -> str:
-    if not frontier:
-        return f"No graded results yet for {category.title.lower()}."
-    when, score, best = frontier[-1]
-    sentence = (
-        f"The best model, {best.endpoint}, scores {score:.0%} "
-        f"({best.ci_low:.0%}-{best.ci_high:.0%}) on {category.title.lower()} tasks"
-    )
-    earlier = [p for p in frontier if p[0] <= when - timedelta(days=365)]
-    if earlier:
-        sentence += f"; a year before its release the best score was {earlier[-1][1]:.0%}"
-    return sentence + "."
 
 
 def job_category(request, pk: int):
     category = get_object_or_404(
         Occupation.objects.select_related("taxonomy"), pk=pk, job_category_id=F("pk")
     )
-    context = _grader_context(request)
-    grader = context["grader"]
-    results = selectors.category_results(category, grader)
-    frontier = selectors.frontier_of(results)
-    on_frontier = {id(point[2]) for point in frontier}
-    chart = trend_chart(
-        [
-            TrendPoint(
-                when=r.endpoint.release_date,
-                value=r.mean_score,
-                low=r.ci_low,
-                high=r.ci_high,
-                label=str(r.endpoint),
-                on_frontier=id(r) in on_frontier,
-            )
-            for r in results
-        ],
-        title=f"Mean rubric score by model release date: {category.title}",
-    )
+    filters = ReportFilters.from_query(request.GET)
+    report = selectors.category_report(category, filters)
     return render(
         request,
         "reports/job_category.html",
         {
-            **context,
+            **_page(request, filters),
             "category": category,
-            "results": results,
-            "frontier_ids": on_frontier,
-            "chart": chart,
-            "summary": _summary_sentence(category, frontier),
-            "occupations": selectors.category_occupations(category),
+            "report": report,
+            **_figure_charts(category.title, report),
+        },
+    )
+
+
+def occupation(request, pk: int):
+    occupation = get_object_or_404(
+        Occupation.objects.select_related("taxonomy", "job_category"), pk=pk
+    )
+    filters = ReportFilters.from_query(request.GET)
+    report = selectors.occupation_report(occupation, filters)
+    frontier_models = []
+    for point in report.frontier:
+        if point.model.endpoint not in frontier_models:
+            frontier_models.append(point.model.endpoint)
+    task_rows = [(task, [task.success.get(m.pk) for m in frontier_models]) for task in report.tasks]
+    return render(
+        request,
+        "reports/occupation.html",
+        {
+            **_page(request, filters),
+            "occupation": occupation,
+            "report": report,
+            "frontier_models": frontier_models,
+            "task_rows": task_rows,
+            **_figure_charts(occupation.title, report),
+        },
+    )
+
+
+def model(request, slug: str):
+    endpoint = get_object_or_404(ModelEndpoint, slug=slug)
+    filters = ReportFilters.from_query(request.GET)
+    report = selectors.model_report(endpoint, filters)
+    label = str(endpoint)
+    bars = [charts.ProfileBar(c.category.title, _estimate(c.success)) for c in report.categories]
+    return render(
+        request,
+        "reports/model.html",
+        {
+            **_page(request, filters),
+            "endpoint": endpoint,
+            "report": report,
+            "profile_chart": charts.profile_chart(
+                bars, title=f"{label}: success rate by job category", model=label
+            ),
+            "profile_summary": charts.profile_summary(bars, model=label),
+            "others": [m for m in reported_models() if m.pk != endpoint.pk],
+        },
+    )
+
+
+def compare(request):
+    filters = ReportFilters.from_query(request.GET)
+    context = {**_page(request, filters), "models": list(reported_models())}
+    slugs = request.GET.get("a", ""), request.GET.get("b", "")
+    if not all(slugs):
+        pickers = [("a", None), ("b", None)]
+        return render(
+            request, "reports/compare.html", {**context, "comparison": None, "pickers": pickers}
+        )
+    found = ModelEndpoint.objects.in_bulk(list(slugs), field_name="slug")
+    if any(slug not in found for slug in slugs):
+        raise Http404("No such model.")
+    a, b = found[slugs[0]], found[slugs[1]]
+    comparison = selectors.compare_models(a, b, filters)
+    bars = [
+        charts.ProfileBar(row.category.title, _estimate(row.a_success), _estimate(row.b_success))
+        for row in comparison.categories
+    ]
+    return render(
+        request,
+        "reports/compare.html",
+        {
+            **context,
+            "comparison": comparison,
+            "a": a,
+            "b": b,
+            "pickers": [("a", a), ("b", b)],
+            "extra_hidden": [("a", a.slug), ("b", b.slug)],
+            "profile_chart": charts.profile_chart(
+                bars,
+                title=f"{a} and {b}: success rate by job category",
+                model=str(a),
+                comparison=str(b),
+            ),
+            "profile_summary": charts.profile_summary(bars, model=str(a), comparison=str(b)),
         },
     )

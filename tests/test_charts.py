@@ -26,7 +26,6 @@ from reports.charts import (
     success_summary,
     success_trend_chart,
     time_horizon_chart,
-    trend_chart,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -121,12 +120,6 @@ def test_the_trend_table_carries_every_models_figures():
     assert len(root.findall(f".//{SVG}circle")) == 3
     assert len(root.findall(f".//{SVG}path[@class='frontier']")) == 1
     assert len(root.findall(f".//{SVG}path[@class='band']")) == 1
-
-
-def test_the_job_category_page_chart_keeps_one_circle_per_model_and_the_frontier():
-    svg = trend_chart(trend_points()[:2], title="Mean rubric score by model release date")
-    assert svg.count("<circle") == 2 and 'class="frontier"' in svg
-    parse(svg)
 
 
 def test_labels_with_markup_and_quotes_are_escaped_everywhere():

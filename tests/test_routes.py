@@ -38,6 +38,9 @@ class Route:
 TABLE: dict[str, Route] = {
     "reports:home": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
     "reports:job_category": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "reports:occupation": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "reports:model": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "reports:compare": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
     "graders:run_list": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
     "graders:run": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
     "graders:calibrate": Route("POST", (302, 200, 404, 403, 403, 403, 200)),
@@ -134,6 +137,8 @@ def world(seeded, settings, tmp_path, make_endpoint):
     )
     kwargs = {
         "reports:job_category": {"pk": Occupation.objects.get(code="23-0000").pk},
+        "reports:occupation": {"pk": Occupation.objects.get(code="23-2011").pk},
+        "reports:model": {"slug": model.slug},
         "graders:run": {"pk": run.pk},
         "graders:calibrate": {"slug": draft.task.slug},
         "occupations:task": {"slug": held.slug},

@@ -54,10 +54,10 @@ def test_the_home_page_lists_every_job_category_with_its_frontier(client, graded
     assert "Sim Late" in page
     assert "simulated" in page
     assert "not measured" in page  # categories without tasks say so
-    summaries = response.context["summaries"]
-    measured = [s for s in summaries if s.frontier_score is not None]
+    categories = response.context["overview"].categories
+    measured = [c for c in categories if c.success is not None]
     assert len(measured) == response.context["measured"] >= 8
-    assert all(0 <= s.frontier_score <= 1 for s in measured)
+    assert all(0 <= c.success.low <= c.success.point <= c.success.high <= 1 for c in measured)
 
 
 def test_a_job_category_page_shows_the_trend_chart_and_its_table(client, graded):
@@ -66,13 +66,12 @@ def test_a_job_category_page_shows_the_trend_chart_and_its_table(client, graded)
     assert response.status_code == 200
     page = response.content.decode()
     assert "<svg" in page and 'class="frontier"' in page
-    assert page.count("<circle") == 2
-    results = response.context["results"]
-    assert [r.endpoint.slug for r in results] == ["sim-early", "sim-late"]
-    for r in results:
-        assert 0 <= r.ci_low <= r.mean_score <= r.ci_high <= 1
-        assert r.tasks == 3 and r.samples == 6
-    assert "The best model, Sim Late (simulated), scores" in response.context["summary"]
+    models = response.context["report"].models
+    assert [m.endpoint.slug for m in models] == ["sim-early", "sim-late"]
+    for m in models:
+        assert 0 <= m.score.low <= m.score.point <= m.score.high <= 1
+        assert m.tasks == 3 and m.samples + m.unscored == 6
+    assert response.context["success_summary"].startswith("The best model succeeds on")
     assert "Accountants and Auditors" in page
 
 
@@ -134,6 +133,8 @@ def test_public_pages_hold_no_held_out_content(client, graded):
     pages = client.get(reverse("reports:home")).content.decode()
     for category in Occupation.objects.filter(job_category_id=models.F("pk")):
         pages += client.get(reverse("reports:job_category", args=[category.pk])).content.decode()
+    for occupation in Occupation.objects.filter(tasks__isnull=False).distinct():
+        pages += client.get(reverse("reports:occupation", args=[occupation.pk])).content.decode()
     for task in Task.objects.filter(visibility=Task.Visibility.HELD_OUT):
         version = task.latest_version()
         assert str(task.canary) not in pages

@@ -69,10 +69,18 @@ def test_quickstart_runs_the_demo_then_serves_the_trend_pages(tmp_path):
         )
         assert "Legal Occupations" in home
         assert "simulated" in home
-        category = re.search(r'href="(/categories/\d+/)">Legal Occupations', home).group(1)
+        category = re.search(r'href="(/categories/\d+/[^"]*)">Legal Occupations', home).group(1)
+        category = category.replace("&amp;", "&")
         status, page = get(f"http://127.0.0.1:{port}{category}")
         assert status == 200
         assert "<svg" in page and "Cirrus Ultra" in page
+        assert "extrapolation" in page and "pass^k" in page
+        for link in (r'href="(/occupations/\d+/[^"]*)"', r'href="(/results/models/[^"]+)"'):
+            url = re.search(link, page).group(1).replace("&amp;", "&")
+            status, more = get(f"http://127.0.0.1:{port}{url}")
+            assert status == 200 and "<svg" in more, url
+        status, national = get(f"http://127.0.0.1:{port}/?min_tasks=1")
+        assert status == 200 and "Share of employment" in national
         status, css = get(f"http://127.0.0.1:{port}/static/evalbuilder/evalbuilder.css")
         assert status == 200 and "--brand" in css
         assert "Running suite" in server.output()

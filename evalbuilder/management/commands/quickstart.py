@@ -22,6 +22,8 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from evalbuilder.demo import DemoError, install_demo
 from graders.models import Grade
 from occupations.seeding import SeedError, load_seeds
+from reports import materialise
+from reports.models import TaskResult
 from runs import services as run_services
 from runs.models import Run, Sample
 
@@ -103,6 +105,10 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.WARNING(f"    {note}"))
             self.step("Registering simulated models, the judge, the schedule and demo users")
             self.demo = install_demo()
+            if not TaskResult.objects.exists():
+                # Results graded before the report tables existed (an older installation)
+                # are gathered once; from then on every graded run refreshes its own.
+                materialise.refresh_all()
         except (SeedError, DemoError) as error:
             raise CommandError(str(error)) from error
         for endpoint in self.demo.endpoints:
@@ -245,6 +251,10 @@ class Command(BaseCommand):
                 self.stdout.write("")
 
     def _summary(self, run_ids: list[int]) -> None:
+        # A run's report figures are refreshed by a message sent as it closes; gather them
+        # here too, so the pages have them even if the worker stops before it gets there.
+        for run_id in run_ids:
+            materialise.refresh_run(run_id)
         problems = []
         self.step("Demo runs")
         runs = Run.objects.filter(pk__in=run_ids).select_related("endpoint")
