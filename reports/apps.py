@@ -7,5 +7,6 @@ class ReportsConfig(AppConfig):
 
     def ready(self) -> None:
         # Register the Celery tasks in every process, not only in workers, so that tasks
-        # sent by name (reports.tasks.refresh_run_results) run eagerly in tests too.
-        from reports import tasks  # noqa: F401
+        # sent by name (reports.tasks.refresh_run_results) run eagerly in tests too; and the
+        # signal receivers that refresh results when a run is deleted.
+        from reports import signals, tasks  # noqa: F401

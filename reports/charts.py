@@ -23,6 +23,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 INTERVAL = "95 % interval"
 NOT_MEASURED = "not measured yet"
+NOT_COVERED = "not measured: no occupation is covered yet"
+"""The national index when no occupation is covered: not measured, which is not 0 %."""
 EXTRAPOLATION = "extrapolation"
 
 _MONTHS = (
@@ -242,10 +244,18 @@ def _duration(minutes: float | None) -> str:
     return f"{seconds} second{'' if seconds == 1 else 's'}"
 
 
-def _duration_range(low: float | None, high: float | None) -> str:
+def _duration_range(low: float | None, high: float | None, longest: float | None = None) -> str:
     if low is None or high is None:
         return ""
-    return f"{_duration(low)} - {_duration(high)}"
+    return f"{_horizon(low, longest)} - {_horizon(high, longest)}"
+
+
+def _horizon(minutes: float | None, longest: float | None = None) -> str:
+    """A horizon as _duration writes it; an infinite one, with the longest task measured,
+    as "beyond the longest task (8 hours)"."""
+    if minutes is not None and math.isinf(minutes) and longest is not None:
+        return f"beyond the longest task ({_duration(longest)})"
+    return _duration(minutes)
 
 
 def _months(value: float | None) -> str:
@@ -753,11 +763,15 @@ def time_horizon_chart(
     percent: int = 50,
     trend: TrendFit | None = None,
     crossing: Crossing | None = None,
+    longest_task_minutes: float | None = None,
     width: int = 720,
     height: int = 400,
 ) -> Chart:
     """Time horizons by release date on a log2 axis with readable ticks, interval whiskers, the
-    fitted exponential trend and its dashed projection to a threshold horizon."""
+    fitted exponential trend and its dashed projection to a threshold horizon. An infinite
+    horizon (a model that succeeds at every task length measured) is an arrow at the top
+    edge; with `longest_task_minutes` its table row says "beyond the longest task (8 hours)"."""
+    longest = longest_task_minutes
     measure = f"{percent} % time horizon"
     ordered = sorted(points, key=lambda p: (p.when, p.label))
     headers = ("Model", "Released", measure, INTERVAL, "On frontier")
@@ -765,8 +779,8 @@ def time_horizon_chart(
         (
             p.label,
             p.when.isoformat(),
-            _duration(p.minutes),
-            _duration_range(p.low, p.high),
+            _horizon(p.minutes, longest),
+            _duration_range(p.low, p.high, longest),
             "yes" if p.on_frontier else "no",
         )
         for p in ordered
@@ -840,7 +854,7 @@ def time_horizon_chart(
                 body.append(
                     f'<path class="arrow" d="M{cx - 5:.1f},{frame.top + 8:.1f} l5,-8 l5,8 Z"/>'
                 )
-        tooltip = f"<title>{escape(point.label)}: {escape(_duration(minutes))}</title>"
+        tooltip = f"<title>{escape(point.label)}: {escape(_horizon(minutes, longest))}</title>"
         if minutes > high or minutes < low:
             # Off the axis: an arrow at the edge, pointing where the value lies.
             up = minutes > high
@@ -851,7 +865,7 @@ def time_horizon_chart(
                 f'L{cx - 7:.1f},{base:.1f} Z">{tooltip}</path>'
             )
             notes.append(
-                f"{point.label}: the {measure} is {_duration(minutes)}, "
+                f"{point.label}: the {measure} is {_horizon(minutes, longest)}, "
                 f"{'above' if up else 'below'} the chart's range; drawn as an arrow at the edge."
             )
             cy = base
@@ -1222,6 +1236,7 @@ def horizon_summary(
     trend: TrendFit | None = None,
     crossing: Crossing | None = None,
     percent: int = 50,
+    longest_task_minutes: float | None = None,
 ) -> str:
     """E.g. "The frontier's 50 % time horizon doubles every 7 months (5-10); at that pace it
     reaches 8 hours around March 2027 (extrapolation)." """
@@ -1232,7 +1247,8 @@ def horizon_summary(
             return f"The frontier's {measure} is {NOT_MEASURED}."
         best = max(measured, key=lambda p: p.minutes)
         return (
-            f"The longest {measure} so far is {_duration(best.minutes)} ({best.label}); "
+            f"The longest {measure} so far is {_horizon(best.minutes, longest_task_minutes)} "
+            f"({best.label}); "
             f"its trend is {NOT_MEASURED}."
         )
     if math.isinf(trend.doubling_months) or trend.doubling_months <= 0:
@@ -1303,11 +1319,19 @@ def profile_summary(
     return sentence + "."
 
 
-def national_summary(points: Sequence[IndexPoint], *, level: str = "50 % success") -> str:
+def national_summary(
+    points: Sequence[IndexPoint], *, level: str = "50 % success", coverage: float | None = None
+) -> str:
     """E.g. "In March 2026, 23 % of employment (31 % of the wage bill) was in occupations
-    where the best model reaches 50 % success; tasks cover 64 % of employment." """
+    where the best model reaches 50 % success; tasks cover 64 % of employment."
+
+    `coverage` is today's coverage, for when no point is measured: the index then is not
+    measured because no occupation is covered, and coverage (perhaps 0 %) is still a figure."""
     measured = [p for p in points if _finite(p.employment_weighted)]
     if not measured:
+        if _finite(coverage):
+            covered = _pct(coverage)
+            return f"The national index is {NOT_COVERED}; tasks cover {covered} of employment."
         return f"The national index is {NOT_MEASURED}."
     latest = max(measured, key=lambda p: p.when)
     sentence = f"In {_month(latest.when)}, {_pct(latest.employment_weighted)} of employment"

@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 
-from occupations.models import Occupation, Suite
+from occupations.models import Occupation, Suite, Taxonomy
 from reports.selectors import ReportFilters, report_graders
 from runs.models import ModelEndpoint
 
@@ -43,10 +43,12 @@ def reported_models():
 
 
 class ReportFilterForm(forms.Form):
-    """Suite, taxonomy level, release dates, model families and grader version."""
+    """Suite, taxonomy and its level, release dates, model families and grader version. The
+    taxonomy is offered only where there are two or more."""
 
     grader = forms.ChoiceField(label="Grader version", required=False)
     suite = forms.ChoiceField(label="Suite", required=False)
+    taxonomy = forms.ChoiceField(label="Taxonomy", required=False)
     level = forms.ChoiceField(label="Occupations at", required=False)
     released_from = forms.DateField(
         label="Models released from",
@@ -65,6 +67,7 @@ class ReportFilterForm(forms.Form):
             initial={
                 "grader": filters.grader.pk if filters.grader else "",
                 "suite": filters.suite.pk if filters.suite else "",
+                "taxonomy": filters.taxonomy.pk if filters.taxonomy else "",
                 "level": filters.level or "",
                 "released_from": filters.released_from,
                 "released_to": filters.released_to,
@@ -79,6 +82,11 @@ class ReportFilterForm(forms.Form):
         self.fields["suite"].choices = [("", "Every suite")] + [
             (s.pk, s.name) for s in Suite.objects.order_by("name")
         ]
+        taxonomies = [(t.pk, str(t)) for t in Taxonomy.objects.order_by("name", "version")]
+        if len(taxonomies) >= 2:
+            self.fields["taxonomy"].choices = taxonomies
+        else:
+            del self.fields["taxonomy"]
         self.fields["level"].choices = [("", "Detailed (default)")] + [
             (value, label)
             for value, label in Occupation.Level.choices

@@ -8,8 +8,14 @@ keyed by. Refreshing twice gives the same rows, so a repeated Celery message is 
 
 What counts: samples of COMPLETED runs only; a grader's own grades (expert grades are a
 human grader's and never reach reports); every completed run of a model on a suite is
-pooled. A row is kept when the grader graded at least one of its samples or a model call
-failed, so that tasks a model always failed on still show their failures.
+pooled. Samples replayed from the response cache (Sample.cached) are left out: a cached
+sample repeats, word for word, an answer the model gave before (in the run that first
+asked), so counting it again would add an attempt perfectly correlated with one already
+counted and overstate n. A row is kept when the grader graded at least one of its samples
+or a model call failed, so that tasks a model always failed on still show their failures.
+
+A deleted run's rows are rebuilt by reports.signals (its model on its suite, from the
+runs that remain).
 """
 
 from __future__ import annotations
@@ -50,8 +56,6 @@ _COLUMNS = {
     "job_category_id": "r_job_category",
     "estimated_minutes": "r_minutes",
     "visibility": "r_visibility",
-    "release_date": "r_release_date",
-    "family": "r_family",
     "attempts": "r_attempts",
     "successes": "r_successes",
     "score_sum": "r_score_sum",
@@ -72,10 +76,11 @@ class Refreshed:
 
 def aggregate_results(grader_id: int, samples: QuerySet[Sample]) -> QuerySet:
     """The aggregate query: one row per (model, suite, task version) of the given samples of
-    completed runs, with the grader's counts. Aliases are the values of _COLUMNS."""
+    completed runs, fresh ones only (not replayed from the cache), with the grader's counts.
+    Aliases are the values of _COLUMNS."""
     scored = Q(graded__status=Grade.Status.SCORED)
     rows = (
-        samples.filter(run__status=Run.Status.COMPLETED)
+        samples.filter(run__status=Run.Status.COMPLETED, cached=False)
         .annotate(
             graded=FilteredRelation(
                 "grades", condition=Q(grades__grader_id=grader_id, grades__expert__isnull=True)
@@ -90,8 +95,6 @@ def aggregate_results(grader_id: int, samples: QuerySet[Sample]) -> QuerySet:
             r_job_category=F("task_version__task__occupation__job_category_id"),
             r_minutes=F("task_version__estimated_minutes"),
             r_visibility=F("task_version__task__visibility"),
-            r_release_date=F("run__endpoint__release_date"),
-            r_family=F("run__endpoint__family"),
         )
         .annotate(
             r_attempts=Count("graded__id", filter=scored),
@@ -170,16 +173,32 @@ def graders_of(endpoint_id: int, suite_id: int) -> list[int]:
     )
 
 
+def invalidate_cached_reports() -> int:
+    """Make every cached report stale (a new ResultsVersion token for every grader) without
+    rewriting rows: for changes read live through joins, such as a model's release date or
+    family. Returns the graders touched."""
+    return ResultsVersion.objects.update(token=uuid.uuid4().hex, refreshed_at=timezone.now())
+
+
+def refresh_model_suite(endpoint_id: int, suite_id: int) -> Refreshed:
+    """Rebuild one model's rows on one suite for every grader with grades or rows there
+    (after a run of it is deleted, from the runs that remain)."""
+    graders = graders_of(endpoint_id, suite_id)
+    rows = sum(refresh_results(g, endpoint_id, suite_id) for g in graders)
+    return Refreshed(len(graders), rows)
+
+
 def refresh_run(run_id: int) -> Refreshed:
     """Rebuild the rows the run feeds: its model on its suite, for every grader that graded
     it (or had rows there). Any run status: a run that did not complete writes nothing."""
     run = Run.objects.filter(pk=run_id).values("endpoint_id", "suite_id").first()
     if run is None:
         return Refreshed(0, 0)
-    graders = graders_of(run["endpoint_id"], run["suite_id"])
-    rows = sum(refresh_results(g, run["endpoint_id"], run["suite_id"]) for g in graders)
-    logger.info("run %s: %s result rows refreshed for %s graders", run_id, rows, len(graders))
-    return Refreshed(len(graders), rows)
+    refreshed = refresh_model_suite(run["endpoint_id"], run["suite_id"])
+    logger.info(
+        "run %s: %s result rows refreshed for %s graders", run_id, refreshed.rows, refreshed.graders
+    )
+    return refreshed
 
 
 def refresh_grader(grader_id: int) -> int:

@@ -14,7 +14,9 @@ from runs.models import ModelEndpoint
 class TaskResult(models.Model):
     """One grader's results of one model on one task version of one suite, pooled over every
     completed run of that model on that suite. Denormalised so pages filter and group by
-    occupation, job category, task length, visibility, release date and family without joins.
+    occupation, job category, task length and visibility without joins. The model's release
+    date and family are not copied: they are read through the endpoint, so editing a model
+    shows at once.
     """
 
     grader = models.ForeignKey(Grader, on_delete=models.CASCADE, related_name="+")
@@ -28,8 +30,6 @@ class TaskResult(models.Model):
     )
     estimated_minutes = models.PositiveIntegerField()
     visibility = models.CharField(max_length=10, choices=Task.Visibility.choices)
-    release_date = models.DateField(help_text="The model's release date.")
-    family = models.CharField(max_length=100, blank=True, help_text="The model's family.")
     attempts = models.PositiveIntegerField(help_text="Scored attempts (n).")
     successes = models.PositiveIntegerField(help_text="Scored attempts that succeeded (c).")
     score_sum = models.FloatField(

@@ -4,7 +4,13 @@ The new selectors (national_overview, category_report, occupation_report, model_
 compare_models) read only the materialised results (reports.models.TaskResult) plus small
 lookups of occupations, tasks and models. The database sums each model's rows per task
 version (pooling suites); the per-task columns then go into numpy, and the statistics come
-from reports.stats. Figures are fractions (0..1) with intervals. Whole results are cached,
+from reports.stats. Figures are fractions (0..1) with intervals.
+
+"Each task counts once" (in every mean over tasks, bootstrap and horizon fit) means each
+task version counts once: the unit is the task version, so two versions of one task in
+pooled suites count as two tasks, and "tasks" in every figure counts task versions.
+
+Whole results are cached,
 keyed by the function, its arguments and the grader's ResultsVersion, which every refresh
 changes, so a warm page never recomputes and a refresh is never hidden by the cache.
 """
@@ -31,7 +37,7 @@ from django.db.models import (
 
 from graders import services as grading
 from graders.models import Grader
-from occupations.models import Occupation, Suite, Task
+from occupations.models import Occupation, Suite, Task, Taxonomy
 from reports import stats
 from reports.models import ResultsVersion, TaskResult
 from runs.models import ModelEndpoint
@@ -46,6 +52,9 @@ WORKING_DAY_MINUTES = 480.0
 """The horizon threshold projected: an 8-hour working day."""
 SUCCESS_THRESHOLDS = (0.5, 0.8)
 """Success rates the frontier trend is projected to."""
+MIN_TASKS = 5
+"""Tasks a model needs in an occupation or job category to be its best model (or, where
+no model has that many, as many as any model has)."""
 
 report_graders = grading.report_graders
 default_grader = grading.default_grader
@@ -62,6 +71,12 @@ def chosen_grader(value: str | None) -> Grader | None:
 
 
 # --- filters ---------------------------------------------------------------------------
+
+
+def default_taxonomy() -> Taxonomy | None:
+    """The taxonomy reports show unless asked otherwise: the one with the most occupations
+    (ties: the lowest pk); None when there is no taxonomy."""
+    return Taxonomy.objects.annotate(size=Count("occupations")).order_by("-size", "pk").first()
 
 
 def _date_or_none(value: str | None) -> date | None:
@@ -88,11 +103,15 @@ class ReportFilters:
     level: str | None = None
     """Taxonomy level of the occupations that occupation rows and the national index are
     computed at (an Occupation.Level value; None: detailed)."""
+    taxonomy: Taxonomy | None = None
+    """Only occupations, job categories and national totals of this taxonomy (None: every
+    taxonomy; from_query always picks one, default_taxonomy() unless asked)."""
 
     @classmethod
     def from_query(cls, query: Mapping[str, Any]) -> ReportFilters:
         """Filters from a page's query string (a QueryDict); unknown values are ignored:
-        ?grader=<pk>&suite=<pk>&family=<name>(repeatable)&from=<date>&to=<date>&level=<level>."""
+        ?grader=<pk>&suite=<pk>&family=<name>(repeatable)&from=<date>&to=<date>&level=<level>
+        &taxonomy=<pk>."""
         getlist = getattr(query, "getlist", None)
         suite_value = query.get("suite") or ""
         suite = Suite.objects.filter(pk=int(suite_value)).first() if suite_value.isdigit() else None
@@ -104,6 +123,12 @@ class ReportFilters:
             )
             families = tuple(sorted({f for f in asked if f in known}))
         level = query.get("level")
+        taxonomy_value = query.get("taxonomy") or ""
+        taxonomy = (
+            Taxonomy.objects.filter(pk=int(taxonomy_value)).first()
+            if taxonomy_value.isdigit()
+            else None
+        )
         return cls(
             grader=chosen_grader(query.get("grader")),
             suite=suite,
@@ -111,6 +136,7 @@ class ReportFilters:
             released_from=_date_or_none(query.get("from")),
             released_to=_date_or_none(query.get("to")),
             level=level if level in Occupation.Level.values else None,
+            taxonomy=taxonomy or default_taxonomy(),
         )
 
     def query(self) -> str:
@@ -127,6 +153,8 @@ class ReportFilters:
             pairs.append(("to", self.released_to.isoformat()))
         if self.level:
             pairs.append(("level", self.level))
+        if self.taxonomy is not None:
+            pairs.append(("taxonomy", str(self.taxonomy.pk)))
         return urlencode(pairs)
 
     @property
@@ -145,13 +173,16 @@ class ModelFigures:
     samples: int
     """Scored samples behind the figures."""
     tasks: int
-    """Tasks with at least one scored sample."""
+    """Task versions with at least one scored sample (each counts once)."""
     score: stats.Interval | None
     """Clipped mean rubric score over tasks (each task's mean first), bootstrap over tasks."""
     success: stats.Interval | None
     """Success rate (pass@1) over tasks, two-level bootstrap from each task's (n, c)."""
     reliability: stats.ReliabilityGap | None
-    """pass@1, pass@k and pass^k with k = the fewest scored attempts of any task (k >= 2)."""
+    """pass@1, pass@k and pass^k at the report's k, over the model's tasks with at least k
+    scored attempts (None when the report has no k, or the model no such task)."""
+    reliability_tasks_left_out: int
+    """Tasks with scored attempts but fewer than the report's k, left out of reliability."""
     horizon: stats.HorizonEstimate | None
     """p50 and p80 time horizons (METR) with intervals; None with under 3 tasks or one
     task length. Check horizon.fit.decreasing before reading the horizons as crossings."""
@@ -167,6 +198,8 @@ class FrontierPoint:
 
     when: date
     value: float
+    """On a horizon frontier, math.inf for a model whose fitted curve does not fall below
+    50 % up to the longest task it was measured on ("beyond the longest task")."""
     model: ModelFigures
 
 
@@ -199,7 +232,8 @@ class OccupationRow:
     tasks_with_results: int
     """Tasks of the occupation that some model has scored results on."""
     best_model: ModelEndpoint | None
-    """The model with the highest success rate on the occupation's tasks."""
+    """The model with the highest success rate on the occupation's tasks, among models with
+    at least min_tasks of them (or as many as any model has, if fewer)."""
     best_success: stats.Interval | None
 
 
@@ -214,8 +248,17 @@ class CategoryReport:
     success_trend: SuccessTrend | None
     """None with fewer than two frontier points on distinct dates."""
     horizon_frontier: tuple[FrontierPoint, ...]
-    """p50-horizon frontier over release dates (finite, decreasing fits only)."""
+    """p50-horizon frontier over release dates; a value is math.inf for a model beyond the
+    longest task (see FrontierPoint)."""
     horizon_trend: HorizonProjection | None
+    """Fitted on the finite frontier points only; None with fewer than two distinct dates."""
+    horizon_trend_left_out: int
+    """Frontier points left out of the horizon trend: infinite ones (beyond the longest task)."""
+    longest_task_minutes: float | None
+    """Estimated human minutes of the longest task with scored results (None: no results)."""
+    k: int | None
+    """Tries per task that reliability is computed at: the most common number of scored
+    attempts per task over every model and task here (ties: the smaller); None below 2."""
     occupations: tuple[OccupationRow, ...]
     """The category's occupations at the filters' level (default: detailed)."""
 
@@ -245,7 +288,12 @@ class OccupationReport:
     frontier: tuple[FrontierPoint, ...]
     success_trend: SuccessTrend | None
     horizon_frontier: tuple[FrontierPoint, ...]
+    """As CategoryReport.horizon_frontier."""
     horizon_trend: HorizonProjection | None
+    horizon_trend_left_out: int
+    longest_task_minutes: float | None
+    k: int | None
+    """As CategoryReport.k."""
     tasks: tuple[TaskRow, ...]
     """Task versions of the occupation (and of occupations under it) with results."""
 
@@ -275,6 +323,7 @@ class IndexPoint:
 
     when: date
     employment_index: float | None
+    """None when no occupation is covered with models released by then: not measured."""
     wage_index: float | None
     occupations_met: int
 
@@ -284,10 +333,17 @@ class NationalOverview:
     """Per job category and for the nation.
 
     The indexes are shares of employment (wage bill) in occupations at the filters' level
-    (detailed by default) that are covered (at least min_tasks published tasks, and
-    results) and whose best model's success rate over the occupation's tasks is at least
-    success_level. Occupations without results, or not covered, count as not met: the
-    denominator is all employment at that level, so coverage bounds the index and gaps show.
+    (detailed by default) and taxonomy that are covered (at least min_tasks published
+    tasks, and results) and whose best model's success rate over the occupation's tasks is
+    at least success_level. Occupations without results, or not covered, count as not met:
+    the denominator is all employment at that level, so coverage bounds the index and gaps
+    show. With no occupation covered the indexes are None (not measured), not 0.
+
+    The best model is picked per occupation after seeing the results, among every model
+    with enough tasks there, so its success rate is biased upwards: the maximum of several
+    noisy rates exceeds the true best rate on average, the more so the fewer tasks each
+    model has in the occupation and the more models compete. Read the indexes as upper
+    leaning where occupations have few tasks.
     """
 
     filters: ReportFilters
@@ -302,10 +358,13 @@ class NationalOverview:
     occupations_covered: int
     occupations_met: int
     coverage: float | None
-    """Share of employment in covered occupations."""
+    """Share of employment in covered occupations (0 when none is covered; None only when
+    no occupation has an employment figure)."""
     wage_coverage: float | None
     employment_index: float | None
+    """None when no occupation is covered: not measured."""
     wage_index: float | None
+    """None when no occupation is covered: not measured."""
     index_over_time: tuple[IndexPoint, ...]
     """One point per distinct release date of the models with results."""
 
@@ -328,6 +387,8 @@ class ModelReport:
     overall: ModelFigures
     """Across every task, with the overall time horizon."""
     categories: tuple[CategoryProfile, ...]
+    k: int | None
+    """As CategoryReport.k, over the model's tasks."""
 
 
 @dataclass(frozen=True)
@@ -419,12 +480,15 @@ def _results(filters: ReportFilters):
     rows = TaskResult.objects.filter(grader=filters.grader)
     if filters.suite is not None:
         rows = rows.filter(suite=filters.suite)
+    if filters.taxonomy is not None:
+        rows = rows.filter(occupation__taxonomy=filters.taxonomy)
+    # The model's family and release date are read live through the join (few endpoints).
     if filters.families:
-        rows = rows.filter(family__in=filters.families)
+        rows = rows.filter(endpoint__family__in=filters.families)
     if filters.released_from:
-        rows = rows.filter(release_date__gte=filters.released_from)
+        rows = rows.filter(endpoint__release_date__gte=filters.released_from)
     if filters.released_to:
-        rows = rows.filter(release_date__lte=filters.released_to)
+        rows = rows.filter(endpoint__release_date__lte=filters.released_to)
     return rows
 
 
@@ -480,22 +544,35 @@ def _success_interval(n: np.ndarray, c: np.ndarray, seed: int) -> stats.Interval
     )
 
 
-def _figures(endpoint: ModelEndpoint, rows: _Rows, *, horizon: bool = True) -> ModelFigures:
-    """Every figure of one model over the given rows (all of that model)."""
+def _report_k(rows: _Rows) -> int | None:
+    """The k of a report: the most common number of scored attempts per task over every
+    model and task in the rows (ties: the smaller, leaving fewer tasks out); None below 2."""
+    n = rows.n[rows.n > 0]
+    if not n.size:
+        return None
+    k = int(np.bincount(n).argmax())
+    return k if k >= 2 else None
+
+
+def _figures(endpoint: ModelEndpoint, rows: _Rows, k: int | None) -> ModelFigures:
+    """Every figure of one model over the given rows (all of that model), reliability at
+    the report's k over the tasks with at least k scored attempts."""
     scored = rows.where(rows.n > 0)
     unscored, failed = int(rows.unscored.sum()), int(rows.failed.sum())
     if not len(scored):
-        return ModelFigures(endpoint, 0, 0, None, None, None, None, unscored, failed)
+        return ModelFigures(endpoint, 0, 0, None, None, None, 0, None, unscored, failed)
     seed = SEED + endpoint.pk
     n, c = scored.n, scored.c
-    k = int(n.min())
-    reliability = (
-        stats.reliability_gap(n, c, k, level=LEVEL, resamples=RESAMPLES, seed=seed)
-        if k >= 2
-        else None
-    )
+    reliability, left_out = None, 0
+    if k is not None:
+        enough = n >= k
+        left_out = int((~enough).sum())
+        if enough.any():
+            reliability = stats.reliability_gap(
+                n[enough], c[enough], k, level=LEVEL, resamples=RESAMPLES, seed=seed
+            )
     estimate = None
-    if horizon and len(scored) >= 3 and np.unique(scored.minutes).size >= 2:
+    if len(scored) >= 3 and np.unique(scored.minutes).size >= 2:
         estimate = stats.bootstrap_time_horizon(
             scored.minutes, _attempts(n, c), level=LEVEL, resamples=RESAMPLES, seed=seed
         )
@@ -506,15 +583,16 @@ def _figures(endpoint: ModelEndpoint, rows: _Rows, *, horizon: bool = True) -> M
         score=_score_interval(scored.score_sum / n, seed),
         success=_success_interval(n, c, seed),
         reliability=reliability,
+        reliability_tasks_left_out=left_out,
         horizon=estimate,
         unscored=unscored,
         failed=failed,
     )
 
 
-def _by_model(rows: _Rows) -> list[ModelFigures]:
+def _by_model(rows: _Rows, k: int | None) -> list[ModelFigures]:
     endpoints = ModelEndpoint.objects.in_bulk(np.unique(rows.endpoint).tolist())
-    figures = [_figures(endpoints[e], rows.where(rows.endpoint == e)) for e in endpoints]
+    figures = [_figures(endpoints[e], rows.where(rows.endpoint == e), k) for e in endpoints]
     figures = [f for f in figures if f.tasks]
     return sorted(figures, key=lambda f: (f.endpoint.release_date, f.endpoint.display_name))
 
@@ -524,20 +602,40 @@ def _frontier(models: list[ModelFigures]) -> list[FrontierPoint]:
     return [FrontierPoint(when, value, m) for when, value, m in stats.frontier(points)]
 
 
-def _horizon_frontier(models: list[ModelFigures]) -> list[FrontierPoint]:
-    points = [
-        (m.endpoint.release_date, m.horizon.fit.p50_minutes, m)
-        for m in models
-        if m.horizon is not None
-        and m.horizon.fit.decreasing
-        and 0 < m.horizon.fit.p50_minutes < math.inf
-    ]
+def _horizon_point(figures: ModelFigures, longest: float) -> float | None:
+    """A model's p50 horizon on the frontier: math.inf when its fitted curve is still at or
+    above 50 % on the longest task it was measured on (it succeeds at every length measured,
+    whatever the slope); the finite p50 of a falling curve; otherwise None (no horizon)."""
+    fit = figures.horizon.fit
+    if fit.success_probability(longest) >= 0.5:
+        return math.inf
+    if fit.decreasing and 0 < fit.p50_minutes < math.inf:
+        return fit.p50_minutes
+    return None
+
+
+def _horizon_frontier(models: list[ModelFigures], rows: _Rows) -> list[FrontierPoint]:
+    points = []
+    for m in models:
+        if m.horizon is None:
+            continue
+        mine = (rows.endpoint == m.endpoint.pk) & (rows.n > 0)
+        value = _horizon_point(m, float(rows.minutes[mine].max()))
+        if value is not None:
+            points.append((m.endpoint.release_date, value, m))
     return [FrontierPoint(when, value, m) for when, value, m in stats.frontier(points)]
+
+
+def _longest_task(rows: _Rows) -> float | None:
+    scored = rows.n > 0
+    return float(rows.minutes[scored].max()) if scored.any() else None
 
 
 def _trends(
     frontier: list[FrontierPoint], horizons: list[FrontierPoint]
 ) -> tuple[SuccessTrend | None, HorizonProjection | None]:
+    """The success trend, and the horizon trend over the finite horizon points only."""
+    horizons = [p for p in horizons if math.isfinite(p.value)]
     success = None
     if len({p.when for p in frontier}) >= 2:
         line = stats.fit_logit_trend([p.when for p in frontier], [p.value for p in frontier])
@@ -604,9 +702,10 @@ def _rates_by_group(
     rows: _Rows, groups: np.ndarray, group_count: int, models: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(groups x models) mean success rate over tasks and task counts; rows with n > 0 and a
-    group index >= 0. models are the endpoint ids, in column order."""
+    group index >= 0. models are the endpoint ids, in column order (any order)."""
     keep = (rows.n > 0) & (groups >= 0)
-    column = np.searchsorted(models, rows.endpoint[keep])
+    column_of = {int(m): i for i, m in enumerate(models.tolist())}
+    column = np.array([column_of[int(e)] for e in rows.endpoint[keep].tolist()], dtype=np.int64)
     cell = groups[keep] * models.size + column
     rate = rows.c[keep] / rows.n[keep]
     size = group_count * models.size
@@ -625,7 +724,7 @@ def _best(rates: np.ndarray, tasks: np.ndarray, min_tasks: int) -> np.ndarray:
 
 
 def _occupation_rows(
-    category: Occupation, rows: _Rows, filters: ReportFilters, tree: _Tree
+    category: Occupation, rows: _Rows, filters: ReportFilters, tree: _Tree, min_tasks: int
 ) -> list[OccupationRow]:
     level = filters.occupation_level
     occupations = list(
@@ -641,7 +740,7 @@ def _occupation_rows(
     )
     models = np.unique(rows.endpoint)
     rates, tasks = _rates_by_group(rows, groups, len(occupations), models)
-    best = _best(rates, tasks, 1) if models.size else np.full(len(occupations), -1)
+    best = _best(rates, tasks, min_tasks) if models.size else np.full(len(occupations), -1)
     published = _published_counts(tree, level)
     endpoints = ModelEndpoint.objects.in_bulk(models.tolist())
     result = []
@@ -668,14 +767,17 @@ def _occupation_rows(
 # --- the selectors ---------------------------------------------------------------------
 
 
-def category_report(category: Occupation, filters: ReportFilters) -> CategoryReport:
+def category_report(
+    category: Occupation, filters: ReportFilters, *, min_tasks: int = MIN_TASKS
+) -> CategoryReport:
     """Every model's figures on a job category's tasks, the frontier and its trends, and the
-    category's occupations."""
+    category's occupations with their best models (min_tasks as in national_overview)."""
 
     def compute() -> CategoryReport:
         rows = _load(filters, job_category=category)
-        models = _by_model(rows)
-        frontier, horizons = _frontier(models), _horizon_frontier(models)
+        k = _report_k(rows)
+        models = _by_model(rows, k)
+        frontier, horizons = _frontier(models), _horizon_frontier(models, rows)
         success, horizon = _trends(frontier, horizons)
         return CategoryReport(
             category=category,
@@ -685,10 +787,13 @@ def category_report(category: Occupation, filters: ReportFilters) -> CategoryRep
             success_trend=success,
             horizon_frontier=tuple(horizons),
             horizon_trend=horizon,
-            occupations=tuple(_occupation_rows(category, rows, filters, _Tree.load())),
+            horizon_trend_left_out=sum(1 for p in horizons if math.isinf(p.value)),
+            longest_task_minutes=_longest_task(rows),
+            k=k,
+            occupations=tuple(_occupation_rows(category, rows, filters, _Tree.load(), min_tasks)),
         )
 
-    return _remember("category_report", filters, (category.pk,), compute)
+    return _remember("category_report", filters, (category.pk, min_tasks), compute)
 
 
 def occupation_report(occupation: Occupation, filters: ReportFilters) -> OccupationReport:
@@ -698,8 +803,9 @@ def occupation_report(occupation: Occupation, filters: ReportFilters) -> Occupat
     def compute() -> OccupationReport:
         under = _Tree.load().under(occupation.pk)
         rows = _load(filters, occupation__in=under)
-        models = _by_model(rows)
-        frontier, horizons = _frontier(models), _horizon_frontier(models)
+        k = _report_k(rows)
+        models = _by_model(rows, k)
+        frontier, horizons = _frontier(models), _horizon_frontier(models, rows)
         success, horizon = _trends(frontier, horizons)
         titles = dict(
             Task.objects.filter(
@@ -735,6 +841,9 @@ def occupation_report(occupation: Occupation, filters: ReportFilters) -> Occupat
             success_trend=success,
             horizon_frontier=tuple(horizons),
             horizon_trend=horizon,
+            horizon_trend_left_out=sum(1 for p in horizons if math.isinf(p.value)),
+            longest_task_minutes=_longest_task(rows),
+            k=k,
             tasks=tuple(tasks),
         )
 
@@ -746,7 +855,8 @@ def model_report(endpoint: ModelEndpoint, filters: ReportFilters) -> ModelReport
 
     def compute() -> ModelReport:
         rows = _load(filters, endpoint=endpoint)
-        overall = _figures(endpoint, rows)
+        k = _report_k(rows)
+        overall = _figures(endpoint, rows, k)
         categories = Occupation.objects.in_bulk(
             np.unique(rows.category[rows.category >= 0]).tolist()
         )
@@ -765,7 +875,7 @@ def model_report(endpoint: ModelEndpoint, filters: ReportFilters) -> ModelReport
                     success=_success_interval(mine.n, mine.c, seed),
                 )
             )
-        return ModelReport(endpoint, filters, overall, tuple(profiles))
+        return ModelReport(endpoint, filters, overall, tuple(profiles), k)
 
     return _remember("model_report", filters, (endpoint.pk,), compute)
 
@@ -810,7 +920,7 @@ def compare_models(a: ModelEndpoint, b: ModelEndpoint, filters: ReportFilters) -
 
 
 def national_overview(
-    filters: ReportFilters, *, success_level: float = 0.5, min_tasks: int = 5
+    filters: ReportFilters, *, success_level: float = 0.5, min_tasks: int = MIN_TASKS
 ) -> NationalOverview:
     """Per job category its frontier model with intervals; for the nation the employment-
     and wage-weighted indexes, coverage, and the index over release dates (see
@@ -830,8 +940,9 @@ def _national(filters: ReportFilters, success_level: float, min_tasks: int) -> N
     endpoints = ModelEndpoint.objects.in_bulk(models.tolist())
 
     # Job categories: the frontier model by success rate, with intervals.
+    in_taxonomy = {} if filters.taxonomy is None else {"taxonomy": filters.taxonomy}
     categories = list(
-        Occupation.objects.filter(job_category_id=F("pk"))
+        Occupation.objects.filter(job_category_id=F("pk"), **in_taxonomy)
         .select_related("taxonomy")
         .order_by("taxonomy", "code")
     )
@@ -873,7 +984,9 @@ def _national(filters: ReportFilters, success_level: float, min_tasks: int) -> N
 
     # The nation: occupations at the level, their employment and wage bills.
     units = list(
-        Occupation.objects.filter(level=level).values_list("pk", "employment", "mean_annual_wage")
+        Occupation.objects.filter(level=level, **in_taxonomy).values_list(
+            "pk", "employment", "mean_annual_wage"
+        )
     )
     unit_index = {pk: i for i, (pk, _, _) in enumerate(units)}
     employment = np.array([e or 0 for _, e, _ in units], dtype=float)
@@ -891,10 +1004,12 @@ def _national(filters: ReportFilters, success_level: float, min_tasks: int) -> N
     else:
         unit_rates = np.full((len(units), 0), np.nan)
         unit_tasks = np.zeros((len(units), 0), dtype=np.int64)
-    has_results = (unit_tasks > 0).any(axis=1)
     enough_tasks = np.array([published.get(pk, 0) >= min_tasks for pk, _, _ in units], dtype=bool)
-    covered = has_results & enough_tasks
     dates = [endpoints[int(m)].release_date for m in models_by_date]
+
+    def covered_by(columns: int) -> np.ndarray:
+        """Units with enough published tasks and results of the first `columns` models."""
+        return enough_tasks & (unit_tasks[:, :columns] > 0).any(axis=1)
 
     def met_by(columns: int) -> np.ndarray:
         """Covered units whose best model among the first `columns` (by date) meets the level."""
@@ -903,19 +1018,33 @@ def _national(filters: ReportFilters, success_level: float, min_tasks: int) -> N
         window_rates, window_tasks = unit_rates[:, :columns], unit_tasks[:, :columns]
         best_unit = _best(window_rates, window_tasks, min_tasks)
         picked = np.take_along_axis(window_rates, np.maximum(best_unit, 0)[:, None], axis=1)[:, 0]
-        return covered & (best_unit >= 0) & (np.nan_to_num(picked, nan=-1.0) >= success_level)
+        return (
+            covered_by(columns)
+            & (best_unit >= 0)
+            & (np.nan_to_num(picked, nan=-1.0) >= success_level)
+        )
 
     def share(weights: np.ndarray, mask: np.ndarray) -> float | None:
         total = weights.sum()
         return float(weights[mask].sum() / total) if total > 0 else None
 
+    def index(weights: np.ndarray, met: np.ndarray, covered: np.ndarray) -> float | None:
+        """The share met; None (not measured) when no occupation is covered."""
+        return share(weights, met) if covered.any() else None
+
+    covered = covered_by(len(dates))
     met = met_by(len(dates))
     over_time = []
     for when in sorted(set(dates)):
         columns = sum(1 for d in dates if d <= when)
-        then = met_by(columns)
+        then, covered_then = met_by(columns), covered_by(columns)
         over_time.append(
-            IndexPoint(when, share(employment, then), share(wages, then), int(then.sum()))
+            IndexPoint(
+                when,
+                index(employment, then, covered_then),
+                index(wages, then, covered_then),
+                int(then.sum()),
+            )
         )
     return NationalOverview(
         filters=filters,
@@ -930,8 +1059,8 @@ def _national(filters: ReportFilters, success_level: float, min_tasks: int) -> N
         occupations_met=int(met.sum()),
         coverage=share(employment, covered),
         wage_coverage=share(wages, covered),
-        employment_index=share(employment, met),
-        wage_index=share(wages, met),
+        employment_index=index(employment, met, covered),
+        wage_index=index(wages, met, covered),
         index_over_time=tuple(over_time),
     )
 

@@ -7,7 +7,7 @@ shows is in its query string (ReportFilters.query()), so every view can be share
 
 from __future__ import annotations
 
-from collections import Counter
+import math
 
 from django.db.models import F
 from django.http import Http404, QueryDict
@@ -69,16 +69,23 @@ def _next_crossing(trend) -> charts.Crossing | None:
     return _crossing(trend.to_80 if trend.to_50.already_crossed else trend.to_50)
 
 
-def _horizon_points(models, frontier) -> list[charts.HorizonPoint]:
+def _beyond_longest_task(report) -> set[int]:
+    """Endpoint ids whose horizon is beyond the longest task: infinite on the frontier."""
+    return {p.model.endpoint.pk for p in report.horizon_frontier if math.isinf(p.value)}
+
+
+def _horizon_points(models, frontier, beyond: set[int]) -> list[charts.HorizonPoint]:
     on_frontier = {p.model.endpoint.pk for p in frontier}
     points = []
     for m in models:
         horizon = m.horizon
-        usable = horizon is not None and horizon.fit.decreasing
+        is_beyond = m.endpoint.pk in beyond
+        usable = horizon is not None and (horizon.fit.decreasing or is_beyond)
+        minutes = horizon.p50_minutes.point if usable else None
         points.append(
             charts.HorizonPoint(
                 when=m.endpoint.release_date,
-                minutes=horizon.p50_minutes.point if usable else None,
+                minutes=math.inf if is_beyond else minutes,
                 low=horizon.p50_minutes.low if usable else None,
                 high=horizon.p50_minutes.high if usable else None,
                 label=str(m.endpoint),
@@ -113,9 +120,8 @@ def _figure_charts(subject: str, report) -> dict:
     )
     success_summary = charts.success_summary(points, subject=subject.lower(), crossing=crossing)
 
-    # One k for the chart: the most common; models tried fewer times are noted, not drawn.
-    gaps = [m for m in report.models if m.reliability is not None]
-    k = Counter(m.reliability.k for m in gaps).most_common(1)[0][0] if gaps else 2
+    # The report's one k; each model is measured over its tasks with at least k tries.
+    k = report.k
     reliability_rows = [
         charts.ReliabilityRow(
             str(m.endpoint),
@@ -123,17 +129,27 @@ def _figure_charts(subject: str, report) -> dict:
             _estimate(m.reliability.pass_at_k),
             _estimate(m.reliability.pass_hat_k),
         )
-        for m in gaps
-        if m.reliability.k == k
+        for m in report.models
+        if m.reliability is not None
     ]
-    reliability = charts.reliability_chart(
-        reliability_rows, title=f"One try against {k} tries: {subject}", k=k
+    reliability = (
+        charts.reliability_chart(
+            reliability_rows, title=f"One try against {k} tries: {subject}", k=k
+        )
+        if k is not None
+        else None
     )
-    left_out = [
-        str(m.endpoint) for m in report.models if m.reliability is None or m.reliability.k != k
+    reliability_notes = [
+        f"{m.endpoint}: not drawn, fewer than {k} tries on every task."
+        if m.reliability is None
+        else f"{m.endpoint}: {_tasks_left_out(m.reliability_tasks_left_out)}."
+        for m in report.models
+        if k is not None and (m.reliability is None or m.reliability_tasks_left_out)
     ]
 
-    horizon_points = _horizon_points(report.models, report.horizon_frontier)
+    beyond = _beyond_longest_task(report)
+    longest = report.longest_task_minutes
+    horizon_points = _horizon_points(report.models, report.horizon_frontier, beyond)
     projection = report.horizon_trend
     horizon_fit = horizon_crossing = None
     if projection is not None:
@@ -152,20 +168,31 @@ def _figure_charts(subject: str, report) -> dict:
         title=f"50 % time horizon by model release date: {subject}",
         trend=horizon_fit,
         crossing=horizon_crossing,
+        longest_task_minutes=longest,
     )
     return {
         "success_chart": success,
         "success_summary": success_summary,
         "projections": [trend.to_50, trend.to_80] if trend else [],
         "reliability_chart": reliability,
-        "reliability_summary": charts.reliability_summary(reliability_rows, k=k),
+        "reliability_summary": (
+            charts.reliability_summary(reliability_rows, k=k) if k is not None else ""
+        ),
         "reliability_k": k,
-        "reliability_left_out": left_out,
+        "reliability_notes": reliability_notes,
         "horizon_chart": horizon,
         "horizon_summary": charts.horizon_summary(
-            horizon_points, trend=horizon_fit, crossing=horizon_crossing
+            horizon_points,
+            trend=horizon_fit,
+            crossing=horizon_crossing,
+            longest_task_minutes=longest,
         ),
+        "beyond_longest_task": beyond,
     }
+
+
+def _tasks_left_out(count: int) -> str:
+    return f"{count} task{'' if count == 1 else 's'} with fewer tries left out"
 
 
 # --- pages -----------------------------------------------------------------------------
@@ -185,6 +212,7 @@ def home(request):
     chart = charts.national_index_chart(
         points, title="Share of national work the best models reach", level=level
     )
+    summary = charts.national_summary(points, level=level, coverage=overview.coverage)
     return render(
         request,
         "reports/home.html",
@@ -194,7 +222,8 @@ def home(request):
             "success": success,
             "min_tasks": min_tasks,
             "national_chart": chart,
-            "national_summary": charts.national_summary(points, level=level),
+            "national_summary": summary,
+            "not_covered": charts.NOT_COVERED,
             "measured": sum(1 for c in overview.categories if c.success is not None),
         },
     )

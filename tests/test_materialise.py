@@ -84,8 +84,6 @@ def test_finishing_a_run_materialises_exactly_what_its_grades_say(two_runs, simu
     assert row.job_category_id == occupation.job_category_id
     assert row.estimated_minutes == row.task_version.estimated_minutes
     assert row.visibility == row.task_version.task.visibility
-    assert row.release_date == row.endpoint.release_date
-    assert row.family == row.endpoint.family
     assert row.attempts + row.unscored + row.failed == 2
 
 
@@ -154,3 +152,30 @@ def test_the_command_rebuilds_everything(two_runs, simulated_grader, capsys):
     call_command("refresh_reports", grader=simulated_grader.pk)
     assert materialised(simulated_grader) == before
     assert "rows" in capsys.readouterr().out
+
+
+def test_samples_replayed_from_the_response_cache_are_not_counted_again(
+    two_runs, simulated_grader, django_capture_on_commit_callbacks
+):
+    before = materialised(simulated_grader)
+    early = two_runs[0]
+    replay = run_graded(early.suite, early.endpoint, django_capture_on_commit_callbacks)
+    assert materialised(simulated_grader) != before  # fresh samples pool
+    Sample.objects.filter(run=replay).update(cached=True)
+    materialise.refresh_run(replay.pk)
+    assert materialised(simulated_grader) == before
+
+
+def test_deleting_a_run_removes_its_results(
+    two_runs, simulated_grader, django_capture_on_commit_callbacks
+):
+    early, late = two_runs
+    before = materialised(simulated_grader)
+    version = ResultsVersion.objects.get(grader=simulated_grader).token
+    with django_capture_on_commit_callbacks(execute=True):
+        late.delete()
+    assert set(TaskResult.objects.values_list("endpoint_id", flat=True)) == {early.endpoint_id}
+    assert materialised(simulated_grader) == {
+        key: value for key, value in before.items() if key[0] == early.endpoint_id
+    }
+    assert ResultsVersion.objects.get(grader=simulated_grader).token != version

@@ -2,14 +2,19 @@
 
 import datetime
 import html
+import math
 import re
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.db.models import F
+from django.db.models.functions import Least
 from django.urls import reverse
 
-from occupations.models import Occupation, Suite, Task
+from occupations.models import Occupation, Suite, Task, Taxonomy
+from reports.models import TaskResult
+from reports.templatetags.report_figures import duration
 from runs import services
 from runs.models import ModelEndpoint, Run
 
@@ -109,7 +114,7 @@ def test_a_category_page_shows_trend_projection_reliability_and_horizons(client,
     report = response.context["report"]
     assert [m.endpoint.slug for m in report.models] == ["sim-early", "sim-mid", "sim-late"]
     # Per-model table: success, pass@k, pass^k and horizons, each with its interval.
-    assert "k = 3:" in page and "pass^k" in page
+    assert report.k == 3 and "pass@3 <span" in page and "pass^3 <span" in page
     for slug in ("sim-early", "sim-mid", "sim-late"):
         assert reverse("reports:model", args=[slug]) in page
     # Three charts, each with a data table and a summary sentence.
@@ -259,3 +264,94 @@ def test_simulated_models_stay_labelled_on_every_page(client, graded):
         page = client.get(url).content.decode()
         assert "Sim Late (simulated)" in page or 'tag-sim">simulated' in page
     assert ModelEndpoint.objects.filter(slug="sim-late", provider="simulated").exists()
+
+
+def test_the_national_index_reads_not_measured_when_no_occupation_is_covered(client, graded):
+    response = client.get(reverse("reports:home"))  # the demo has too few tasks to cover any
+    overview = response.context["overview"]
+    assert overview.employment_index is None and overview.coverage == 0
+    page = response.content.decode()
+    not_covered = "not measured: no occupation is covered yet"
+    assert f"<dt>Share of employment</dt><dd>{not_covered}</dd>" in page
+    assert f"<dt>Share of the wage bill</dt><dd>{not_covered}</dd>" in page
+    assert "<dt>Coverage of employment</dt><dd>0 %</dd>" in page  # coverage is still a figure
+    summary = f"The national index is {not_covered}; tasks cover 0 % of employment."
+    assert response.context["national_summary"] == summary
+    assert f'<p class="lead summary">{summary}</p>' in page
+
+
+def test_a_model_that_succeeds_at_every_task_length_is_beyond_the_longest_task(client, graded):
+    TaskResult.objects.filter(endpoint__slug="sim-late", job_category=category()).update(
+        successes=F("attempts")
+    )
+    response = client.get(reverse("reports:job_category", args=[category().pk]))
+    report = response.context["report"]
+    [beyond] = [p for p in report.horizon_frontier if math.isinf(p.value)]
+    assert beyond.model.endpoint.slug == "sim-late" and report.horizon_trend_left_out == 1
+    said = f"beyond the longest task ({duration(report.longest_task_minutes)})"
+    page = response.content.decode()
+    model_row = page[page.index(reverse("reports:model", args=["sim-late"])) :]
+    assert said in model_row[: model_row.index("</tr>")]
+    # Drawn as an arrow at the top edge, and said so in the chart's data table and notes.
+    chart = response.context["horizon_chart"]
+    assert 'class="arrow off-chart"' in chart.svg
+    assert {row[0]: row for row in chart.rows}["Sim Late (simulated)"][2] == said
+    assert any(note.startswith("Sim Late") and said in note for note in chart.notes)
+    assert "1 frontier point left out of the trend fit" in page
+
+
+def test_reliability_uses_one_k_and_says_which_tasks_each_model_leaves_out(client, graded):
+    rows = TaskResult.objects.filter(job_category=category())
+    first = min(rows.values_list("task_version_id", flat=True))
+    rows.filter(endpoint__slug="sim-mid", task_version_id=first).update(
+        attempts=2, successes=Least("successes", 2)
+    )
+    rows.filter(endpoint__slug="sim-early").update(attempts=1, successes=Least("successes", 1))
+    response = client.get(reverse("reports:job_category", args=[category().pk]))
+    report = response.context["report"]
+    assert report.k == 3
+    page = response.content.decode()
+    assert "pass@3 <span" in page and "Reliability: one try against 3" in page
+    chart = response.context["reliability_chart"]
+    assert chart.title.startswith("One try against 3 tries")
+    assert [row[0] for row in chart.rows] == ["Sim Mid (simulated)", "Sim Late (simulated)"]
+    mid = page[page.index(reverse("reports:model", args=["sim-mid"])) :]
+    assert "1 task with fewer tries left out" in mid[: mid.index("</tr>")]
+    assert "Sim Mid (simulated): 1 task with fewer tries left out." in page
+    assert "Sim Early (simulated): not drawn, fewer than 3 tries on every task." in page
+    early = page[page.index(reverse("reports:model", args=["sim-early"])) :]
+    assert "fewer than 3 tries on every task: not measured" in early[: early.index("</tr>")]
+
+
+def test_the_taxonomy_filter_appears_with_a_second_taxonomy_and_stays_in_links(client, graded):
+    url = reverse("reports:job_category", args=[category().pk])
+    assert 'name="taxonomy"' not in client.get(url).content.decode()  # one taxonomy: no choice
+    isco = Taxonomy.objects.create(name="ISCO", version="08")
+    managers = Occupation.objects.create(
+        taxonomy=isco, code="1", title="Managers", level=Occupation.Level.MAJOR
+    )
+    managers.job_category = managers
+    managers.save()
+    soc = category().taxonomy
+    page = client.get(url).content.decode()
+    assert '<select name="taxonomy"' in page
+    assert f'<option value="{soc.pk}" selected>{soc}</option>' in page
+    assert f'<option value="{isco.pk}">ISCO 08</option>' in page
+    response = client.get(reverse("reports:home"), {"taxonomy": isco.pk, "min_tasks": "1"})
+    assert [c.category for c in response.context["overview"].categories] == [managers]
+    page = response.content.decode()
+    assert f'<option value="{isco.pk}" selected>ISCO 08</option>' in page
+    query = html.escape(response.context["query"])
+    assert f"taxonomy={isco.pk}" in query
+    assert f'{reverse("reports:job_category", args=[managers.pk])}?{query[1:]}"' in page
+    assert f'{reverse("reports:compare")}{query}"' in page
+
+
+def test_the_reading_guide_and_the_footnote_say_what_each_interval_resamples(client, graded):
+    page = client.get(reverse("reports:job_category", args=[category().pk])).content.decode()
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    for text in (page, readme):
+        assert "success-rate and time-horizon intervals resample tasks, then attempts" in text
+        assert "Each task version counts once" in text
+    assert "every task counts once" not in readme.lower()
+    assert "resample tasks only" in page and "resample tasks only" in readme

@@ -104,10 +104,11 @@ def test_filters_round_trip_through_the_query_string_and_ignore_unknown_values(
         families=("Aster",),
         released_from=datetime.date(2024, 1, 1),
         level="broad",
+        taxonomy=selectors.default_taxonomy(),
     )
     assert ReportFilters.from_query(QueryDict(filters.query())) == filters
-    junk = ReportFilters.from_query(QueryDict("grader=999&suite=x&level=galaxy"))
-    assert junk == ReportFilters(selectors.default_grader())
+    junk = ReportFilters.from_query(QueryDict("grader=999&suite=x&level=galaxy&taxonomy=999"))
+    assert junk == ReportFilters(selectors.default_grader(), taxonomy=selectors.default_taxonomy())
 
 
 def test_held_out_task_titles_never_appear_in_an_occupation_report(graded, simulated_grader):
@@ -152,6 +153,48 @@ def test_a_refresh_invalidates_cached_reports(graded, simulated_grader, django_a
 # --- the national index on a hand-built world -----------------------------------------
 
 
+def make_task(unit: Occupation, slug: str, minutes: int) -> TaskVersion:
+    """A published task of the occupation with one version of that many human minutes."""
+    task = Task.objects.create(
+        slug=slug, occupation=unit, title=f"Task {slug}", status=Task.Status.PUBLISHED
+    )
+    version = TaskVersion.objects.create_with_rubric(
+        task=task,
+        number=1,
+        content={
+            "instructions": "x",
+            "deliverable": "x",
+            "reference_solution": "x",
+            "estimated_minutes": minutes,
+        },
+        criteria=[{"text": "x", "points": 1}],
+    )
+    Task.objects.filter(pk=task.pk).update(published_version=version)
+    return version
+
+
+def add_result(grader, suite, model, version: TaskVersion, n: int, c: int) -> None:
+    """A materialised row, written straight into the table."""
+    task = version.task
+    TaskResult.objects.create(
+        grader=grader,
+        endpoint=model,
+        suite=suite,
+        task_version=version,
+        task=task,
+        occupation=task.occupation,
+        job_category=task.occupation.job_category,
+        estimated_minutes=version.estimated_minutes,
+        visibility=task.visibility,
+        attempts=n,
+        successes=c,
+        score_sum=c * 0.9,
+        unscored=0,
+        failed=0,
+        refreshed_at=timezone.now(),
+    )
+
+
 @pytest.fixture
 def small_world(db, make_endpoint):
     """Two job categories, three detailed occupations with known employment and wages, and
@@ -191,48 +234,12 @@ def small_world(db, make_endpoint):
         "a2": [{m1: (10, 2), m2: (10, 6)}, {m1: (10, 4), m2: (10, 6)}],
         "b1": [{m2: (10, 10)}],
     }
-    now = timezone.now()
     for code, tasks in results.items():
         for i, by_model in enumerate(tasks):
-            task = Task.objects.create(
-                slug=f"{code}-{i}",
-                occupation=units[code],
-                title=f"Task {code} {i}",
-                status=Task.Status.PUBLISHED,
-            )
-            version = TaskVersion.objects.create_with_rubric(
-                task=task,
-                number=1,
-                content={
-                    "instructions": "x",
-                    "deliverable": "x",
-                    "reference_solution": "x",
-                    "estimated_minutes": 10 * (i + 1),
-                },
-                criteria=[{"text": "x", "points": 1}],
-            )
-            Task.objects.filter(pk=task.pk).update(published_version=version)
+            version = make_task(units[code], f"{code}-{i}", 10 * (i + 1))
             for model, (n, c) in by_model.items():
-                TaskResult.objects.create(
-                    grader=grader,
-                    endpoint=model,
-                    suite=suite,
-                    task_version=version,
-                    task=task,
-                    occupation=units[code],
-                    job_category=units[code].parent,
-                    estimated_minutes=version.estimated_minutes,
-                    visibility=task.visibility,
-                    release_date=model.release_date,
-                    family="",
-                    attempts=n,
-                    successes=c,
-                    score_sum=c * 0.9,
-                    unscored=0,
-                    failed=0,
-                    refreshed_at=now,
-                )
-    ResultsVersion.objects.create(grader=grader, token="t1", refreshed_at=now)
+                add_result(grader, suite, model, version, n, c)
+    ResultsVersion.objects.create(grader=grader, token="t1", refreshed_at=timezone.now())
     return grader, m1, m2, major_a, major_b
 
 
@@ -277,3 +284,138 @@ def test_occupations_without_results_are_not_met_and_show_in_coverage(small_worl
     rows = {row.occupation.code: row for row in report.occupations}
     assert rows["a3"].best_model is None and rows["a3"].tasks_with_results == 0
     assert rows["a1"].best_model == m1 and rows["a1"].best_success.point == pytest.approx(0.7)
+
+
+def test_the_index_over_time_matches_the_index_of_models_released_by_each_date(small_world):
+    grader, m1, m2, _, _ = small_world
+    m1.release_date = datetime.date(2026, 1, 1)  # registered first, released last
+    m1.save()
+    overview = selectors.national_overview(ReportFilters(grader), min_tasks=2)
+    assert [p.when for p in overview.index_over_time] == [m2.release_date, m1.release_date]
+    for point in overview.index_over_time:
+        then = selectors.national_overview(
+            ReportFilters(grader, released_to=point.when), min_tasks=2
+        )
+        assert (point.employment_index, point.wage_index) == (
+            pytest.approx(then.employment_index),
+            pytest.approx(then.wage_index),
+        )
+    assert overview.index_over_time[0].employment_index == pytest.approx(0.3)  # a2 by m2
+
+
+def test_no_covered_occupation_gives_no_index_but_a_coverage_of_zero(small_world):
+    grader, *_ = small_world
+    overview = selectors.national_overview(ReportFilters(grader), min_tasks=3)
+    assert overview.coverage == 0.0 and overview.occupations_covered == 0
+    assert overview.employment_index is None and overview.wage_index is None
+    assert overview.index_over_time
+    assert all(
+        p.employment_index is None and p.wage_index is None for p in overview.index_over_time
+    )
+
+
+def test_an_occupation_best_model_needs_the_category_minimum_of_tasks(small_world, make_endpoint):
+    grader, m1, _, major_a, _ = small_world
+    lucky = make_endpoint("lucky", release_date=datetime.date(2025, 6, 1))
+    a1_task = TaskResult.objects.filter(occupation__code="a1").first().task_version
+    add_result(grader, Suite.objects.get(slug="world"), lucky, a1_task, 10, 10)
+    report = selectors.category_report(major_a, ReportFilters(grader), min_tasks=2)
+    rows = {row.occupation.code: row for row in report.occupations}
+    assert rows["a1"].best_model == m1  # 2 tasks at 0.7 beat 1 task at 1.0
+
+
+def test_a_report_computes_reliability_at_one_k_and_counts_tasks_left_out(
+    small_world, make_endpoint
+):
+    grader, m1, m2, major_a, _ = small_world
+    short = make_task(Occupation.objects.get(code="a2"), "a2-short", 5)
+    add_result(grader, Suite.objects.get(slug="world"), m1, short, 3, 2)
+    report = selectors.category_report(major_a, ReportFilters(grader))
+    assert report.k == 10
+    figures = {f.endpoint: f for f in report.models}
+    assert figures[m1].tasks == 5 and figures[m1].reliability_tasks_left_out == 1
+    assert figures[m1].reliability.k == 10 and figures[m1].reliability.tasks == 4
+    assert figures[m2].reliability.k == 10 and figures[m2].reliability_tasks_left_out == 0
+    alone = selectors.category_report(
+        major_a, ReportFilters(grader, released_from=datetime.date(2024, 6, 1))
+    )
+    assert alone.k == 10 and alone.models[0].endpoint == m2
+
+
+def test_a_model_beyond_the_longest_task_stays_on_the_horizon_frontier(small_world, make_endpoint):
+    grader, _, _, major_a, _ = small_world
+    suite = Suite.objects.get(slug="world")
+    major_c = Occupation.objects.create(
+        taxonomy=major_a.taxonomy, code="C", title="C", level=Occupation.Level.MAJOR
+    )
+    unit = Occupation.objects.create(
+        taxonomy=major_a.taxonomy,
+        code="c1",
+        title="c1",
+        level=Occupation.Level.DETAILED,
+        parent=major_c,
+    )
+    versions = [make_task(unit, f"c1-{m}", m) for m in (10, 20, 40, 80)]
+    models = {
+        "falling": (datetime.date(2024, 1, 1), (9, 5, 1, 0)),
+        "better": (datetime.date(2024, 6, 1), (10, 9, 5, 1)),
+        "everything": (datetime.date(2025, 1, 1), (10, 10, 10, 10)),
+    }
+    for slug, (released, successes) in models.items():
+        model = make_endpoint(slug, release_date=released)
+        for version, c in zip(versions, successes, strict=True):
+            add_result(grader, suite, model, version, 10, c)
+    report = selectors.category_report(major_c, ReportFilters(grader))
+    assert report.longest_task_minutes == 80
+    frontier = [(p.model.endpoint.slug, p.value) for p in report.horizon_frontier]
+    assert [slug for slug, _ in frontier] == ["falling", "better", "everything"]
+    assert frontier[-1][1] == float("inf") and all(v < 80 for _, v in frontier[:-1])
+    assert report.horizon_trend is not None and report.horizon_trend_left_out == 1
+    assert report.horizon_trend.trend.line.points == 2
+
+
+def test_reports_read_one_taxonomy_the_largest_by_default(small_world):
+    grader, m1, _, major_a, _ = small_world
+    other = Taxonomy.objects.create(name="ISCO", version="test")
+    group = Occupation.objects.create(
+        taxonomy=other, code="1", title="Managers", level=Occupation.Level.MAJOR, employment=5
+    )
+    unit = Occupation.objects.create(
+        taxonomy=other,
+        code="11",
+        title="Chief executives",
+        level=Occupation.Level.DETAILED,
+        parent=group,
+        employment=5,
+    )
+    add_result(grader, Suite.objects.get(slug="world"), m1, make_task(unit, "isco", 10), 10, 9)
+    assert selectors.default_taxonomy() == major_a.taxonomy  # 5 occupations against 2
+    filters = ReportFilters.from_query(QueryDict(f"grader={grader.pk}"))
+    assert filters.taxonomy == major_a.taxonomy
+    assert f"taxonomy={major_a.taxonomy.pk}" in filters.query()
+    national = selectors.national_overview(filters, min_tasks=2)
+    assert [c.category.code for c in national.categories] == ["A", "B"]
+    assert national.employment_total == 1000
+    assert selectors.model_report(m1, filters).overall.tasks == 4
+    isco = ReportFilters.from_query(QueryDict(f"grader={grader.pk}&taxonomy={other.pk}"))
+    national = selectors.national_overview(isco, min_tasks=1)
+    assert [c.category.code for c in national.categories] == ["1"]
+    assert national.employment_total == 5 and national.employment_index == pytest.approx(1.0)
+    assert selectors.model_report(m1, isco).overall.tasks == 1
+    assert selectors.category_report(major_a, isco).models == ()
+
+
+def test_an_edited_release_date_or_family_shows_at_once(
+    graded, simulated_grader, django_capture_on_commit_callbacks
+):
+    category = Occupation.objects.get(code="13-0000")
+    later = ReportFilters(simulated_grader, released_from=datetime.date(2025, 1, 1))
+    renamed = ReportFilters(simulated_grader, families=("Comet",))
+    assert slugs(selectors.category_report(category, later)) == ["sim-late"]
+    assert slugs(selectors.category_report(category, renamed)) == []
+    early = ModelEndpoint.objects.get(slug="sim-early")
+    early.release_date, early.family = datetime.date(2026, 1, 1), "Comet"
+    with django_capture_on_commit_callbacks(execute=True):
+        early.save()
+    assert slugs(selectors.category_report(category, later)) == ["sim-late", "sim-early"]
+    assert slugs(selectors.category_report(category, renamed)) == ["sim-early"]
