@@ -4,12 +4,14 @@ from pathlib import Path
 
 import pytest
 from celery import current_app
+from django.core.cache import cache
 
 from evalbuilder.broker import filesystem_transport_options
 from graders.models import Grader
 from occupations.models import Suite, Task
 from occupations.seeding import load_seeds
-from runs.models import ModelEndpoint
+from runs import services as run_services
+from runs.models import ModelEndpoint, Run
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -88,3 +90,37 @@ def make_endpoint(db):
 def simulated_grader(make_endpoint) -> Grader:
     judge = make_endpoint("sim-judge", display_name="Judge")
     return Grader.objects.create(name="Simulated judge", judge=judge)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Cached report figures never pass from one test to the next."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def graded_models(
+    eager_celery, demo_suite, make_endpoint, simulated_grader, django_capture_on_commit_callbacks
+) -> list[Run]:
+    """Three simulated models released a year apart, each run on the demo suite with three
+    samples per task, graded by `simulated_grader` and refreshed into the report tables."""
+    runs = []
+    for slug, released, family in (
+        ("sim-early", datetime.date(2023, 6, 1), "Aster"),
+        ("sim-mid", datetime.date(2024, 6, 1), "Aster"),
+        ("sim-late", datetime.date(2025, 6, 1), "Borealis"),
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            runs.append(
+                run_services.create_run(
+                    demo_suite,
+                    make_endpoint(slug, release_date=released, family=family),
+                    samples_per_task=3,
+                )
+            )
+    for run in runs:
+        run.refresh_from_db()
+        assert run.status == Run.Status.COMPLETED
+    return runs

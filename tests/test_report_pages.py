@@ -1,13 +1,11 @@
 """The public report pages on a small seeded database: three simulated models, graded."""
 
-import datetime
 import html
 import math
 import re
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.db.models import F
 from django.db.models.functions import Least
 from django.urls import reverse
@@ -15,45 +13,13 @@ from django.urls import reverse
 from occupations.models import Occupation, Suite, Task, Taxonomy
 from reports.models import TaskResult
 from reports.templatetags.report_figures import duration
-from runs import services
-from runs.models import ModelEndpoint, Run
+from runs.models import ModelEndpoint
 
 pytestmark = pytest.mark.django_db
 
 WARM_QUERIES = 12
 """Most queries a warm report page makes: the grader and filter lookups, the results
 version, the choices of the filter form; never the figures themselves."""
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def graded(
-    eager_celery, demo_suite, make_endpoint, simulated_grader, django_capture_on_commit_callbacks
-) -> list[Run]:
-    runs = []
-    for slug, released, family in (
-        ("sim-early", datetime.date(2023, 6, 1), "Aster"),
-        ("sim-mid", datetime.date(2024, 6, 1), "Aster"),
-        ("sim-late", datetime.date(2025, 6, 1), "Borealis"),
-    ):
-        with django_capture_on_commit_callbacks(execute=True):
-            runs.append(
-                services.create_run(
-                    demo_suite,
-                    make_endpoint(slug, release_date=released, family=family),
-                    samples_per_task=3,
-                )
-            )
-    for run in runs:
-        run.refresh_from_db()
-        assert run.status == Run.Status.COMPLETED
-    return runs
 
 
 def category() -> Occupation:
@@ -76,7 +42,9 @@ def intervals(page: str) -> list[str]:
     return re.findall(r"\d+ % \(\d+-\d+ %\)", page)
 
 
-def test_every_report_page_answers_anonymous_visitors_with_figures_and_intervals(client, graded):
+def test_every_report_page_answers_anonymous_visitors_with_figures_and_intervals(
+    client, graded_models
+):
     for url in report_urls():
         response = client.get(url)
         assert response.status_code == 200, url
@@ -85,7 +53,9 @@ def test_every_report_page_answers_anonymous_visitors_with_figures_and_intervals
         assert "simulated" in page, url
 
 
-def test_the_national_overview_gives_the_index_with_coverage_and_every_category(client, graded):
+def test_the_national_overview_gives_the_index_with_coverage_and_every_category(
+    client, graded_models
+):
     response = client.get(reverse("reports:home"), {"min_tasks": "1"})
     page = response.content.decode()
     overview = response.context["overview"]
@@ -102,13 +72,13 @@ def test_the_national_overview_gives_the_index_with_coverage_and_every_category(
     assert "Sim Late" in page and "not measured" in page
 
 
-def test_the_default_coverage_rule_says_why_the_demo_index_is_empty(client, graded):
+def test_the_default_coverage_rule_says_why_the_demo_index_is_empty(client, graded_models):
     page = client.get(reverse("reports:home")).content.decode()
     assert "at least <strong>5</strong> published tasks" in page
     assert "No occupation is covered yet" in page
 
 
-def test_a_category_page_shows_trend_projection_reliability_and_horizons(client, graded):
+def test_a_category_page_shows_trend_projection_reliability_and_horizons(client, graded_models):
     response = client.get(reverse("reports:job_category", args=[category().pk]))
     page = response.content.decode()
     report = response.context["report"]
@@ -132,7 +102,7 @@ def test_a_category_page_shows_trend_projection_reliability_and_horizons(client,
     assert reverse("reports:occupation", args=[accountants.pk]) in page
 
 
-def test_the_trend_and_its_projection_are_drawn_when_frontier_dates_differ(client, graded):
+def test_the_trend_and_its_projection_are_drawn_when_frontier_dates_differ(client, graded_models):
     response = client.get(reverse("reports:job_category", args=[category().pk]))
     report = response.context["report"]
     assert report.success_trend is not None, "the seeded models should form a trend"
@@ -141,7 +111,7 @@ def test_the_trend_and_its_projection_are_drawn_when_frontier_dates_differ(clien
     assert "Projection <span" in page and "extrapolation" in page
 
 
-def test_an_occupation_page_lists_held_out_tasks_without_their_titles(client, graded):
+def test_an_occupation_page_lists_held_out_tasks_without_their_titles(client, graded_models):
     held_out = Task.objects.filter(visibility=Task.Visibility.HELD_OUT).first()
     response = client.get(reverse("reports:occupation", args=[held_out.occupation_id]))
     page = response.content.decode()
@@ -152,7 +122,7 @@ def test_an_occupation_page_lists_held_out_tasks_without_their_titles(client, gr
     assert response.context["success_chart"].svg in page
 
 
-def test_public_report_pages_hold_no_held_out_titles(client, graded):
+def test_public_report_pages_hold_no_held_out_titles(client, graded_models):
     pages = "".join(client.get(url).content.decode() for url in report_urls())
     for occupation in Occupation.objects.filter(tasks__isnull=False).distinct():
         pages += client.get(reverse("reports:occupation", args=[occupation.pk])).content.decode()
@@ -161,7 +131,7 @@ def test_public_report_pages_hold_no_held_out_titles(client, graded):
         assert str(task.canary) not in pages
 
 
-def test_a_model_page_shows_its_profile_its_horizon_and_a_comparison_form(client, graded):
+def test_a_model_page_shows_its_profile_its_horizon_and_a_comparison_form(client, graded_models):
     response = client.get(reverse("reports:model", args=["sim-late"]))
     page = response.content.decode()
     report = response.context["report"]
@@ -173,7 +143,9 @@ def test_a_model_page_shows_its_profile_its_horizon_and_a_comparison_form(client
     assert '<option value="sim-early">' in page and '<option value="sim-late">' not in page
 
 
-def test_the_comparison_gives_both_models_and_the_difference_with_its_interval(client, graded):
+def test_the_comparison_gives_both_models_and_the_difference_with_its_interval(
+    client, graded_models
+):
     response = client.get(reverse("reports:compare"), {"a": "sim-late", "b": "sim-early"})
     page = response.content.decode()
     comparison = response.context["comparison"]
@@ -185,7 +157,7 @@ def test_the_comparison_gives_both_models_and_the_difference_with_its_interval(c
     assert '<select id="compare-a" name="a">' in picker and "Sim Mid" in picker
 
 
-def test_unknown_models_and_categories_are_not_found(client, graded):
+def test_unknown_models_and_categories_are_not_found(client, graded_models):
     assert client.get(reverse("reports:model", args=["no-such-model"])).status_code == 404
     missing = client.get(reverse("reports:compare"), {"a": "sim-late", "b": "nope"})
     assert missing.status_code == 404
@@ -194,7 +166,7 @@ def test_unknown_models_and_categories_are_not_found(client, graded):
     assert client.get(reverse("reports:occupation", args=[999999])).status_code == 404
 
 
-def test_filters_narrow_the_figures_and_survive_in_the_links(client, graded, demo_suite):
+def test_filters_narrow_the_figures_and_survive_in_the_links(client, graded_models, demo_suite):
     url = reverse("reports:job_category", args=[category().pk])
     response = client.get(url, {"family": "Aster", "from": "2023-01-01", "suite": demo_suite.pk})
     report = response.context["report"]
@@ -220,7 +192,7 @@ def test_filters_narrow_the_figures_and_survive_in_the_links(client, graded, dem
     assert "No graded results yet for these filters" in empty.content.decode()
 
 
-def test_unknown_filter_values_are_ignored(client, graded):
+def test_unknown_filter_values_are_ignored(client, graded_models):
     url = reverse("reports:job_category", args=[category().pk])
     response = client.get(
         url,
@@ -242,7 +214,7 @@ def test_unknown_filter_values_are_ignored(client, graded):
     assert (home.context["success"], home.context["min_tasks"]) == (50, 5)
 
 
-def test_the_taxonomy_level_changes_the_occupation_rows(client, graded):
+def test_the_taxonomy_level_changes_the_occupation_rows(client, graded_models):
     url = reverse("reports:job_category", args=[category().pk])
     detailed = client.get(url).context["report"].occupations
     assert len(detailed) > 1 and {r.occupation.level for r in detailed} == {"detailed"}
@@ -251,7 +223,7 @@ def test_the_taxonomy_level_changes_the_occupation_rows(client, graded):
 
 
 def test_warm_report_pages_make_a_bounded_number_of_queries(
-    client, graded, django_assert_max_num_queries
+    client, graded_models, django_assert_max_num_queries
 ):
     for url in report_urls():
         assert client.get(url).status_code == 200  # cold: computes and caches the figures
@@ -259,14 +231,14 @@ def test_warm_report_pages_make_a_bounded_number_of_queries(
             assert client.get(url).status_code == 200
 
 
-def test_simulated_models_stay_labelled_on_every_page(client, graded):
+def test_simulated_models_stay_labelled_on_every_page(client, graded_models):
     for url in report_urls()[1:]:
         page = client.get(url).content.decode()
         assert "Sim Late (simulated)" in page or 'tag-sim">simulated' in page
     assert ModelEndpoint.objects.filter(slug="sim-late", provider="simulated").exists()
 
 
-def test_the_national_index_reads_not_measured_when_no_occupation_is_covered(client, graded):
+def test_the_national_index_reads_not_measured_when_no_occupation_is_covered(client, graded_models):
     response = client.get(reverse("reports:home"))  # the demo has too few tasks to cover any
     overview = response.context["overview"]
     assert overview.employment_index is None and overview.coverage == 0
@@ -280,7 +252,9 @@ def test_the_national_index_reads_not_measured_when_no_occupation_is_covered(cli
     assert f'<p class="lead summary">{summary}</p>' in page
 
 
-def test_a_model_that_succeeds_at_every_task_length_is_beyond_the_longest_task(client, graded):
+def test_a_model_that_succeeds_at_every_task_length_is_beyond_the_longest_task(
+    client, graded_models
+):
     TaskResult.objects.filter(endpoint__slug="sim-late", job_category=category()).update(
         successes=F("attempts")
     )
@@ -300,7 +274,7 @@ def test_a_model_that_succeeds_at_every_task_length_is_beyond_the_longest_task(c
     assert "1 frontier point left out of the trend fit" in page
 
 
-def test_reliability_uses_one_k_and_says_which_tasks_each_model_leaves_out(client, graded):
+def test_reliability_uses_one_k_and_says_which_tasks_each_model_leaves_out(client, graded_models):
     rows = TaskResult.objects.filter(job_category=category())
     first = min(rows.values_list("task_version_id", flat=True))
     rows.filter(endpoint__slug="sim-mid", task_version_id=first).update(
@@ -323,7 +297,9 @@ def test_reliability_uses_one_k_and_says_which_tasks_each_model_leaves_out(clien
     assert "fewer than 3 tries on every task: not measured" in early[: early.index("</tr>")]
 
 
-def test_the_taxonomy_filter_appears_with_a_second_taxonomy_and_stays_in_links(client, graded):
+def test_the_taxonomy_filter_appears_with_a_second_taxonomy_and_stays_in_links(
+    client, graded_models
+):
     url = reverse("reports:job_category", args=[category().pk])
     assert 'name="taxonomy"' not in client.get(url).content.decode()  # one taxonomy: no choice
     isco = Taxonomy.objects.create(name="ISCO", version="08")
@@ -347,7 +323,7 @@ def test_the_taxonomy_filter_appears_with_a_second_taxonomy_and_stays_in_links(c
     assert f'{reverse("reports:compare")}{query}"' in page
 
 
-def test_the_reading_guide_and_the_footnote_say_what_each_interval_resamples(client, graded):
+def test_the_reading_guide_and_the_footnote_say_what_each_interval_resamples(client, graded_models):
     page = client.get(reverse("reports:job_category", args=[category().pk])).content.decode()
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     for text in (page, readme):

@@ -2,7 +2,6 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -11,45 +10,16 @@ from occupations.models import Occupation, Suite, Task, TaskVersion, Taxonomy
 from reports import materialise, selectors
 from reports.models import ResultsVersion, TaskResult
 from reports.selectors import ReportFilters
-from runs import services
-from runs.models import ModelEndpoint, Run
+from runs.models import ModelEndpoint
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def graded(
-    eager_celery, demo_suite, make_endpoint, simulated_grader, django_capture_on_commit_callbacks
-) -> list[Run]:
-    runs = []
-    for slug, released, family in (
-        ("sim-early", datetime.date(2023, 6, 1), "Aster"),
-        ("sim-mid", datetime.date(2024, 6, 1), "Aster"),
-        ("sim-late", datetime.date(2025, 6, 1), "Borealis"),
-    ):
-        with django_capture_on_commit_callbacks(execute=True):
-            runs.append(
-                services.create_run(
-                    demo_suite,
-                    make_endpoint(slug, release_date=released, family=family),
-                    samples_per_task=3,
-                )
-            )
-    return runs
 
 
 def slugs(report) -> list[str]:
     return [m.endpoint.slug for m in report.models]
 
 
-def test_a_category_report_gives_every_figure_with_intervals(graded, simulated_grader):
+def test_a_category_report_gives_every_figure_with_intervals(graded_models, simulated_grader):
     category = Occupation.objects.get(code="13-0000")
     report = selectors.category_report(category, ReportFilters(simulated_grader))
     assert slugs(report) == ["sim-early", "sim-mid", "sim-late"]
@@ -70,7 +40,9 @@ def test_a_category_report_gives_every_figure_with_intervals(graded, simulated_g
     assert rows["13-2011"].best_model is not None
 
 
-def test_filters_narrow_by_family_release_dates_and_suite(graded, simulated_grader, demo_suite):
+def test_filters_narrow_by_family_release_dates_and_suite(
+    graded_models, simulated_grader, demo_suite
+):
     category = Occupation.objects.get(code="13-0000")
     by_family = ReportFilters(simulated_grader, families=("Aster",))
     assert slugs(selectors.category_report(category, by_family)) == ["sim-early", "sim-mid"]
@@ -90,7 +62,7 @@ def test_filters_narrow_by_family_release_dates_and_suite(graded, simulated_grad
 
 
 def test_filters_round_trip_through_the_query_string_and_ignore_unknown_values(
-    graded, simulated_grader, demo_suite
+    graded_models, simulated_grader, demo_suite
 ):
     query = QueryDict(
         f"grader={simulated_grader.pk}&suite={demo_suite.pk}&family=Aster&family=Nope"
@@ -111,7 +83,7 @@ def test_filters_round_trip_through_the_query_string_and_ignore_unknown_values(
     assert junk == ReportFilters(selectors.default_grader(), taxonomy=selectors.default_taxonomy())
 
 
-def test_held_out_task_titles_never_appear_in_an_occupation_report(graded, simulated_grader):
+def test_held_out_task_titles_never_appear_in_an_occupation_report(graded_models, simulated_grader):
     held_out = Task.objects.filter(visibility=Task.Visibility.HELD_OUT).first()
     report = selectors.occupation_report(held_out.occupation, ReportFilters(simulated_grader))
     rows = [row for row in report.tasks if row.task_id == held_out.pk]
@@ -120,7 +92,7 @@ def test_held_out_task_titles_never_appear_in_an_occupation_report(graded, simul
     assert set(rows[0].success) == {m.endpoint.pk for m in report.models}
 
 
-def test_a_model_report_and_a_comparison(graded, simulated_grader):
+def test_a_model_report_and_a_comparison(graded_models, simulated_grader):
     early, late = (ModelEndpoint.objects.get(slug=s) for s in ("sim-early", "sim-late"))
     filters = ReportFilters(simulated_grader)
     profile = selectors.model_report(late, filters)
@@ -136,13 +108,15 @@ def test_a_model_report_and_a_comparison(graded, simulated_grader):
     )
 
 
-def test_a_refresh_invalidates_cached_reports(graded, simulated_grader, django_assert_num_queries):
+def test_a_refresh_invalidates_cached_reports(
+    graded_models, simulated_grader, django_assert_num_queries
+):
     category = Occupation.objects.get(code="13-0000")
     filters = ReportFilters(simulated_grader)
     first = selectors.category_report(category, filters)
     with django_assert_num_queries(1):  # the results version; the figures come from the cache
         assert repr(selectors.category_report(category, filters)) == repr(first)  # nan != nan
-    late = graded[-1]
+    late = graded_models[-1]
     Grade.objects.filter(sample__run=late, status=Grade.Status.SCORED).update(success=False)
     assert repr(selectors.category_report(category, filters)) == repr(first)  # not refreshed
     materialise.refresh_run(late.pk)
@@ -406,7 +380,7 @@ def test_reports_read_one_taxonomy_the_largest_by_default(small_world):
 
 
 def test_an_edited_release_date_or_family_shows_at_once(
-    graded, simulated_grader, django_capture_on_commit_callbacks
+    graded_models, simulated_grader, django_capture_on_commit_callbacks
 ):
     category = Occupation.objects.get(code="13-0000")
     later = ReportFilters(simulated_grader, released_from=datetime.date(2025, 1, 1))
