@@ -11,7 +11,8 @@ from graders.models import Grader
 from occupations.models import Suite, Task
 from occupations.seeding import load_seeds
 from runs import services as run_services
-from runs.models import ModelEndpoint, Run
+from runs.models import ModelEndpoint, Run, Sample
+from tests.authoring import make_user
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -124,3 +125,27 @@ def graded_models(
         run.refresh_from_db()
         assert run.status == Run.Status.COMPLETED
     return runs
+
+
+ROLES = ("author", "reviewer", "operator", "analyst", "admin")
+
+
+@pytest.fixture
+def users(seeded) -> dict:
+    """One user per role, named after it (the admin is a superuser)."""
+    return {
+        role: make_user(role, None if role == "admin" else role, superuser=role == "admin")
+        for role in ROLES
+    }
+
+
+@pytest.fixture
+def run(small_suite, make_endpoint) -> Run:
+    """A completed run with four done samples written by hand (nothing is graded)."""
+    run = run_services.create_run(small_suite, make_endpoint("sim-model"), samples_per_task=2)
+    for version_id, attempt in run_services.work_items(run):
+        Sample.objects.create(
+            run=run, task_version_id=version_id, attempt=attempt, status=Sample.Status.DONE
+        )
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.COMPLETED)
+    return run

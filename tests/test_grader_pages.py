@@ -9,33 +9,10 @@ from django.urls import reverse
 from evalbuilder.demo import install_demo
 from graders.models import Grade, Grader, GraderValidation
 from reports import materialise, selectors
-from runs import services as run_services
-from runs.models import Run, Sample
+from runs.models import Run
 from tests.authoring import make_user
 
 pytestmark = pytest.mark.django_db
-
-ROLES = ("author", "reviewer", "operator", "analyst", "admin")
-
-
-@pytest.fixture
-def users(seeded) -> dict:
-    return {
-        role: make_user(role, None if role == "admin" else role, superuser=role == "admin")
-        for role in ROLES
-    }
-
-
-@pytest.fixture
-def run(small_suite, make_endpoint) -> Run:
-    """A completed run with four done samples written by hand (the workers are not used)."""
-    run = run_services.create_run(small_suite, make_endpoint("sim-model"), samples_per_task=2)
-    for version_id, attempt in run_services.work_items(run):
-        Sample.objects.create(
-            run=run, task_version_id=version_id, attempt=attempt, status=Sample.Status.DONE
-        )
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.COMPLETED)
-    return run
 
 
 def grade_all(grader: Grader, run: Run, score: float, **fields) -> None:

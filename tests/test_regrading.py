@@ -132,18 +132,6 @@ def test_the_regrade_command_names_the_bad_option_and_queues_the_runs(
 # --- rules without workers -------------------------------------------------------------
 
 
-@pytest.fixture
-def run_with_samples(small_suite, make_endpoint):
-    """A completed run with four done samples, written by hand (nothing is graded)."""
-    run = run_services.create_run(small_suite, make_endpoint("sim-model"), samples_per_task=2)
-    for version_id, attempt in run_services.work_items(run):
-        Sample.objects.create(
-            run=run, task_version_id=version_id, attempt=attempt, status=Sample.Status.DONE
-        )
-    Run.objects.filter(pk=run.pk).update(status=Run.Status.COMPLETED)
-    return run
-
-
 def grade(grader: Grader, sample: Sample, tokens: tuple[int, int], cost: str, **fields) -> Grade:
     values = {"status": Grade.Status.SCORED, "score": 0.5, "success": False, **fields}
     return Grade.objects.create(
@@ -158,9 +146,9 @@ def grade(grader: Grader, sample: Sample, tokens: tuple[int, int], cost: str, **
 
 @pytest.mark.django_db
 def test_editing_the_configuration_of_a_graded_grader_is_refused_on_the_field(
-    run_with_samples, simulated_grader
+    run, simulated_grader
 ):
-    grade(simulated_grader, run_with_samples.samples.first(), (10, 2), "0")
+    grade(simulated_grader, run.samples.first(), (10, 2), "0")
     form = GraderForm(
         {
             "name": simulated_grader.name,
@@ -181,7 +169,7 @@ def test_editing_the_configuration_of_a_graded_grader_is_refused_on_the_field(
 
 @pytest.mark.django_db
 def test_a_grader_without_grades_changes_in_place_and_a_graded_one_gets_a_version(
-    run_with_samples, simulated_grader, make_endpoint
+    run, simulated_grader, make_endpoint
 ):
     second_judge = make_endpoint("sim-judge-2")
     changed, is_new = regrading.change_grader(
@@ -190,7 +178,7 @@ def test_a_grader_without_grades_changes_in_place_and_a_graded_one_gets_a_versio
     assert not is_new and changed.pk == simulated_grader.pk and changed.version == 1
     assert changed.mode == "batched" and list(changed.extra_judges.all()) == [second_judge]
 
-    grade(changed, run_with_samples.samples.first(), (10, 2), "0")
+    grade(changed, run.samples.first(), (10, 2), "0")
     version, is_new = regrading.change_grader(changed, {"allow_same_family": True})
     assert is_new and version.version == 2 and version.allow_same_family
     assert list(version.extra_judges.all()) == [second_judge]  # copied when not changed
@@ -204,10 +192,10 @@ def test_a_grader_without_grades_changes_in_place_and_a_graded_one_gets_a_versio
 
 
 @pytest.mark.django_db
-def test_regrading_refuses_human_graders_and_an_empty_choice(run_with_samples, simulated_grader):
+def test_regrading_refuses_human_graders_and_an_empty_choice(run, simulated_grader):
     experts = Grader.objects.create(name="Experts", kind=Grader.Kind.HUMAN)
     with pytest.raises(ValidationError) as refused:
-        regrading.regrade(experts, [run_with_samples])
+        regrading.regrade(experts, [run])
     assert "graded by experts" in refused.value.message_dict["grader"][0]
     with pytest.raises(ValidationError) as refused:
         regrading.regrade(simulated_grader, [])
@@ -215,16 +203,14 @@ def test_regrading_refuses_human_graders_and_an_empty_choice(run_with_samples, s
 
 
 @pytest.mark.django_db
-def test_judge_cost_per_grader_and_the_batched_saving_on_shared_samples(
-    run_with_samples, make_endpoint
-):
+def test_judge_cost_per_grader_and_the_batched_saving_on_shared_samples(run, make_endpoint):
     judge = make_endpoint("priced-judge", input_price_per_mtok=Decimal("1"))
     per_criterion = Grader.objects.create(name="Per criterion", judge=judge)
     batched = Grader.objects.create(name="Batched", judge=judge, mode=Grader.Mode.BATCHED)
     elsewhere = Grader.objects.create(
         name="Batched elsewhere", judge=make_endpoint("other-judge"), mode=Grader.Mode.BATCHED
     )
-    s1, s2, s3, s4 = run_with_samples.samples.order_by("pk")
+    s1, s2, s3, s4 = run.samples.order_by("pk")
     for sample in (s1, s2, s3):
         grade(per_criterion, sample, (1000, 100), "0.020000")
     grade(batched, s1, (300, 60), "0.005000")
