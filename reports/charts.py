@@ -1218,16 +1218,17 @@ def success_summary(
     if earlier:
         sentence += f"; a year ago it was {_pct(max(p.value for p in earlier))}"
     if crossing is not None:
-        what = _pct(crossing.threshold)
-        if crossing.already_crossed:
-            sentence += f"; the trend has passed {what}"
-        elif crossing.when is None:
-            sentence += f"; on the current trend it does not reach {what} ({EXTRAPOLATION})"
-        else:
-            sentence += (
-                f"; at that pace it reaches {what} around {_month(crossing.when)} ({EXTRAPOLATION})"
-            )
+        sentence += _crossing_clause(crossing, _pct(crossing.threshold))
     return sentence + "."
+
+
+def _crossing_clause(crossing: Crossing, what: str) -> str:
+    """The end of a summary sentence: where the fitted trend stands against a threshold."""
+    if crossing.already_crossed:
+        return f"; the trend has already reached {what}"
+    if crossing.when is None:
+        return f"; at that pace it does not reach {what} ({EXTRAPOLATION})"
+    return f"; at that pace it reaches {what} around {_month(crossing.when)} ({EXTRAPOLATION})"
 
 
 def horizon_summary(
@@ -1259,15 +1260,7 @@ def horizon_summary(
             f"({_months(trend.doubling_months_low)}-{_months(trend.doubling_months_high)})"
         )
     if crossing is not None:
-        what = _duration(crossing.threshold)
-        if crossing.already_crossed:
-            sentence += f"; it has already reached {what}"
-        elif crossing.when is None:
-            sentence += f"; at that pace it does not reach {what} ({EXTRAPOLATION})"
-        else:
-            sentence += (
-                f"; at that pace it reaches {what} around {_month(crossing.when)} ({EXTRAPOLATION})"
-            )
+        sentence += _crossing_clause(crossing, _duration(crossing.threshold))
     return sentence + "."
 
 

@@ -764,6 +764,25 @@ def _occupation_rows(
     return result
 
 
+def _group_figures(rows) -> dict:
+    """The fields CategoryReport and OccupationReport share, from one group's rows: every
+    model's figures, the frontiers and their trends, the longest task and the report's k."""
+    k = _report_k(rows)
+    models = _by_model(rows, k)
+    frontier, horizons = _frontier(models), _horizon_frontier(models, rows)
+    success, horizon = _trends(frontier, horizons)
+    return {
+        "models": tuple(models),
+        "frontier": tuple(frontier),
+        "success_trend": success,
+        "horizon_frontier": tuple(horizons),
+        "horizon_trend": horizon,
+        "horizon_trend_left_out": sum(1 for p in horizons if math.isinf(p.value)),
+        "longest_task_minutes": _longest_task(rows),
+        "k": k,
+    }
+
+
 # --- the selectors ---------------------------------------------------------------------
 
 
@@ -775,21 +794,10 @@ def category_report(
 
     def compute() -> CategoryReport:
         rows = _load(filters, job_category=category)
-        k = _report_k(rows)
-        models = _by_model(rows, k)
-        frontier, horizons = _frontier(models), _horizon_frontier(models, rows)
-        success, horizon = _trends(frontier, horizons)
         return CategoryReport(
             category=category,
             filters=filters,
-            models=tuple(models),
-            frontier=tuple(frontier),
-            success_trend=success,
-            horizon_frontier=tuple(horizons),
-            horizon_trend=horizon,
-            horizon_trend_left_out=sum(1 for p in horizons if math.isinf(p.value)),
-            longest_task_minutes=_longest_task(rows),
-            k=k,
+            **_group_figures(rows),
             occupations=tuple(_occupation_rows(category, rows, filters, _Tree.load(), min_tasks)),
         )
 
@@ -803,10 +811,6 @@ def occupation_report(occupation: Occupation, filters: ReportFilters) -> Occupat
     def compute() -> OccupationReport:
         under = _Tree.load().under(occupation.pk)
         rows = _load(filters, occupation__in=under)
-        k = _report_k(rows)
-        models = _by_model(rows, k)
-        frontier, horizons = _frontier(models), _horizon_frontier(models, rows)
-        success, horizon = _trends(frontier, horizons)
         titles = dict(
             Task.objects.filter(
                 pk__in=np.unique(rows.task).tolist(), visibility=Task.Visibility.PUBLIC
@@ -836,14 +840,7 @@ def occupation_report(occupation: Occupation, filters: ReportFilters) -> Occupat
         return OccupationReport(
             occupation=occupation,
             filters=filters,
-            models=tuple(models),
-            frontier=tuple(frontier),
-            success_trend=success,
-            horizon_frontier=tuple(horizons),
-            horizon_trend=horizon,
-            horizon_trend_left_out=sum(1 for p in horizons if math.isinf(p.value)),
-            longest_task_minutes=_longest_task(rows),
-            k=k,
+            **_group_figures(rows),
             tasks=tuple(tasks),
         )
 

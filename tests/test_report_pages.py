@@ -95,8 +95,8 @@ def test_a_category_page_shows_trend_projection_reliability_and_horizons(client,
     assert "Given 3 tries, the best model" in page  # the reliability gap in words
     assert "time horizon" in response.context["horizon_summary"]
     assert "extrapolation" in page
-    if report.success_trend is not None:
-        assert "Projection" in page and "50 % success:" in page and "80 % success:" in page
+    assert report.success_trend is not None
+    assert "Projection" in page and "50 % success:" in page and "80 % success:" in page
     # Occupations link to their pages.
     accountants = Occupation.objects.get(code="13-2011")
     assert reverse("reports:occupation", args=[accountants.pk]) in page

@@ -33,8 +33,8 @@ def test_a_category_report_gives_every_figure_with_intervals(graded_models, simu
     assert report.frontier and report.frontier[0].model.endpoint.slug == "sim-early"
     values = [p.value for p in report.frontier]
     assert values == sorted(values)
-    if report.success_trend is not None:
-        assert report.success_trend.to_50.extrapolation is True
+    assert report.success_trend is not None
+    assert report.success_trend.to_50.extrapolation is True
     rows = {row.occupation.code: row for row in report.occupations}
     assert "13-2011" in rows and rows["13-2011"].tasks_with_results >= 1
     assert rows["13-2011"].best_model is not None

@@ -257,9 +257,17 @@ def request_temperature(parameters: dict[str, Any], request: ModelRequest) -> fl
     return request.temperature
 
 
-def structured_output_mode(parameters: dict[str, Any]) -> str:
-    """json_schema, json_object or none (the endpoint's `structured_output`)."""
-    return parameters.get("structured_output", "json_schema")
+def reply_format(parameters: dict[str, Any], request: ModelRequest) -> str | None:
+    """How an OpenAI-style API is asked for the reply's shape: "json_schema" (strict) when
+    the request has a schema and the endpoint takes one (its `structured_output`),
+    "json_object" where it only knows JSON mode, None when nothing is asked or the endpoint
+    takes neither. Each API spells the chosen format its own way."""
+    mode = parameters.get("structured_output", "json_schema")
+    if mode == "none" or not (request.output_schema or request.json_output):
+        return None
+    if request.output_schema is not None and mode == "json_schema":
+        return "json_schema"
+    return "json_object"
 
 
 @dataclass(frozen=True)

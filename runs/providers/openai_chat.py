@@ -16,8 +16,8 @@ from runs.providers import (
     elapsed_ms,
     from_sdk_error,
     rate_limits_from_headers,
+    reply_format,
     request_temperature,
-    structured_output_mode,
 )
 
 Client = TypeVar("Client", openai.AsyncOpenAI, openai.OpenAI)
@@ -61,12 +61,10 @@ def request_kwargs(endpoint: ModelEndpoint, request: ModelRequest) -> dict[str, 
 
 
 def chat_response_format(params: dict[str, Any], request: ModelRequest) -> dict[str, Any] | None:
-    """Chat Completions' response_format: a strict json_schema when the request has a schema
-    and the endpoint takes one, JSON mode where it only knows that, else nothing."""
-    mode = structured_output_mode(params)
-    if mode == "none" or not (request.output_schema or request.json_output):
-        return None
-    if request.output_schema is not None and mode == "json_schema":
+    """Chat Completions' response_format for the request (see reply_format)."""
+    kind = reply_format(params, request)
+    if kind == "json_schema":
+        assert request.output_schema is not None
         return {
             "type": "json_schema",
             "json_schema": {
@@ -75,7 +73,7 @@ def chat_response_format(params: dict[str, Any], request: ModelRequest) -> dict[
                 "strict": True,
             },
         }
-    return {"type": "json_object"}
+    return {"type": kind} if kind else None
 
 
 def model_response(

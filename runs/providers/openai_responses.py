@@ -22,8 +22,8 @@ from runs.providers import (
     elapsed_ms,
     from_sdk_error,
     rate_limits_from_headers,
+    reply_format,
     request_temperature,
-    structured_output_mode,
 )
 from runs.providers.openai_chat import openai_client
 
@@ -85,19 +85,17 @@ def request_kwargs(endpoint: ModelEndpoint, request: ModelRequest) -> dict[str, 
 
 
 def responses_text_format(params: dict[str, Any], request: ModelRequest) -> dict[str, Any] | None:
-    """The Responses API's text.format: json_schema (strict) when the request has a schema
-    and the endpoint takes one, json_object where it only knows JSON mode, else nothing."""
-    mode = structured_output_mode(params)
-    if mode == "none" or not (request.output_schema or request.json_output):
-        return None
-    if request.output_schema is not None and mode == "json_schema":
+    """The Responses API's text.format for the request (see reply_format)."""
+    kind = reply_format(params, request)
+    if kind == "json_schema":
+        assert request.output_schema is not None
         return {
             "type": "json_schema",
             "name": request.output_schema.name,
             "schema": request.output_schema.schema,
             "strict": True,
         }
-    return {"type": "json_object"}
+    return {"type": kind} if kind else None
 
 
 def model_response(
