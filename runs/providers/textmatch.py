@@ -7,6 +7,7 @@ so demo grades move with what a simulated model actually wrote.
 """
 
 import re
+from functools import lru_cache
 
 # Words that carry no evidence: English function words plus the verbs and
 # hedges rubric writers use to frame a criterion ("Correctly identifies ...").
@@ -36,6 +37,7 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:[.,'/:-][a-z0-9]+)*")
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s")
 
 
+@lru_cache(maxsize=65536)
 def normalise_token(token: str) -> str:
     """Fold a token to a crude stem so that 'reconciled' meets 'reconciliation'."""
     token = token.strip(".,'/:-")
@@ -50,8 +52,10 @@ def normalise_token(token: str) -> str:
     return token
 
 
-def terms(text: str) -> set[str]:
-    """The content terms of a text: lower-cased, stemmed, stopwords removed."""
+@lru_cache(maxsize=4096)
+def terms(text: str) -> frozenset[str]:
+    """The content terms of a text: lower-cased, stemmed, stopwords removed. Cached: a judge
+    reads the same output once per criterion."""
     found = set()
     for raw in _TOKEN.findall(text.lower()):
         if raw in STOPWORDS:
@@ -59,7 +63,7 @@ def terms(text: str) -> set[str]:
         token = normalise_token(raw)
         if token and token not in STOPWORDS and (len(token) > 1 or token.isdigit()):
             found.add(token)
-    return found
+    return frozenset(found)
 
 
 def coverage(criterion: str, output: str) -> float:
