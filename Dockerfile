@@ -8,6 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH="/opt/venv/bin:$PATH" \
     EVALBUILDER_VAR_DIR=/var/lib/evalbuilder
 
+# DejaVu Sans lets PDF reports print any Latin, Greek or Cyrillic text.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir uv \
     && useradd --system --create-home --home-dir /home/evalbuilder evalbuilder \
     && mkdir -p /var/lib/evalbuilder && chown evalbuilder /var/lib/evalbuilder

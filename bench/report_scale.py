@@ -8,7 +8,8 @@ task length. Then it refreshes the materialised results (timed) and times the se
 pages will call: the national overview, a job-category report and a model report, cold
 (cache cleared) and warm (p50 / p95 of 20 calls), with the query count of each; then the
 pages themselves through Django's test client (the national overview, a job category, an
-occupation, a model and a comparison), cold and warm the same way.
+occupation, a model and a comparison), cold and warm the same way; finally it prepares an
+official release of all 50 models (cold) and times each export format built from it.
 
     uv run python bench/report_scale.py            # drops evalbuilder_report_bench at the end
     uv run python bench/report_scale.py --keep     # keeps it, to look at it
@@ -298,6 +299,7 @@ def run(options: argparse.Namespace) -> None:
             f"{percentile(warm, 0.95):9.2f} {len(warm_queries):7d}"
         )
     time_pages(world, category, endpoint)
+    time_release(world)
     overview = selectors.national_overview(filters)
     print(
         f"\nNational index at 50 %: employment {overview.employment_index:.1%}, wages "
@@ -308,6 +310,47 @@ def run(options: argparse.Namespace) -> None:
     if report.success_trend is not None:
         to_50 = report.success_trend.to_50
         print(f"{category.code}: frontier reaches 50 % on {to_50.when} (extrapolation)")
+
+
+def time_release(world: dict) -> None:
+    """An official release of every model: preparing it (cold cache: every category and
+    model report is computed) and building each export format from it."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.cache import cache
+
+    from reports import exports, releases, selectors
+
+    common.heading("An official release of all 50 models")
+    # The bench grader has no expert validation; the gate is tested elsewhere.
+    settings.EVALBUILDER_RELEASE_REQUIRES_VALIDATION = False
+    analyst = get_user_model().objects.create_superuser("bench-analyst")
+    endpoints = world["endpoints"]
+    cache.clear()
+    started = time.monotonic()
+    release = releases.prepare_release(
+        user=analyst,
+        series="bench",
+        title="Bench release",
+        suite=world["suite"],
+        grader=world["grader"],
+        endpoints=endpoints,
+        taxonomy=selectors.default_taxonomy(),
+        period_start=min(e.release_date for e in endpoints),
+        period_end=max(e.release_date for e in endpoints),
+    )
+    rows = sum(len(table) for table in release.tables.values())
+    suppressed = release.methodology["suppressed"]
+    print(
+        f"prepare_release (cold): {time.monotonic() - started:.1f} s, {rows:,} rows, "
+        f"{suppressed['primary']} primary and {suppressed['secondary']} secondary suppressions"
+    )
+    release = releases.approve(release, analyst)
+    print(f"{'format':<16} {'seconds':>8} {'bytes':>10}")
+    for key in exports.FORMATS:
+        started = time.monotonic()
+        file = exports.build(release, key)
+        print(f"{key:<16} {time.monotonic() - started:8.2f} {len(file.data):10,}")
 
 
 def time_pages(world: dict, category, endpoint) -> None:

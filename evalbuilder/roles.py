@@ -73,6 +73,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "graders.add_expertqueueitem",
         "graders.view_gradervalidation",
         "graders.add_gradervalidation",
+        # Analysts prepare official releases, approve them and correct them.
+        "reports.view_release",
+        "reports.add_release",
+        "reports.delete_release",
+        "reports.approve_release",
     ],
     ADMIN: [],
 }

@@ -47,6 +47,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "evalbuilder",
     "occupations",
     "runs",
@@ -242,6 +246,42 @@ EVALBUILDER_VALIDATION_MIN_SAMPLES = env.int("EVALBUILDER_VALIDATION_MIN_SAMPLES
 EVALBUILDER_RELEASE_REQUIRES_VALIDATION = env.bool(
     "EVALBUILDER_RELEASE_REQUIRES_VALIDATION", default=True
 )
+
+# --- Official releases ------------------------------------------------------------
+# Figures based on fewer tasks than this are suppressed (disclosure control).
+EVALBUILDER_DISCLOSURE_MIN_TASKS = env.int("EVALBUILDER_DISCLOSURE_MIN_TASKS", default=5)
+# Who publishes the releases, and under which licence (an SPDX id), in every export.
+EVALBUILDER_PUBLISHER = env("EVALBUILDER_PUBLISHER", default="evalbuilder")
+EVALBUILDER_RELEASE_LICENCE = env("EVALBUILDER_RELEASE_LICENCE", default="CC-BY-4.0")
+# The site's public address: every absolute link in exported files, catalogue records and
+# API answers starts with it (the same link wherever it is read). Set it in production.
+EVALBUILDER_PUBLIC_URL = env("EVALBUILDER_PUBLIC_URL", default="http://127.0.0.1:8000")
+# A Unicode TrueType font for PDF reports (its bold beside it as <name>-Bold.ttf); by default
+# DejaVu Sans where installed, else the core Helvetica (Western European characters only).
+EVALBUILDER_PDF_FONT = env("EVALBUILDER_PDF_FONT", default="")
+
+# The read-only API: public aggregates and approved releases for anyone; drafts need a token
+# (or a session) of a user who may see them.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "evalbuilder API",
+    "DESCRIPTION": "Read-only access to official releases and public report aggregates.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -254,5 +294,7 @@ LOGGING = {
     "loggers": {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
+        # PDF reports subset their font; its per-glyph notes are noise.
+        "fontTools": {"level": "WARNING"},
     },
 }

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("occupations.urls")),
     path("", include("runs.urls")),
     path("", include("graders.urls")),
+    path("api/", include("reports.api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

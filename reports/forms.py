@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 
 from occupations.models import Occupation, Suite, Taxonomy
-from reports.selectors import ReportFilters, report_graders
+from reports.selectors import ReportFilters, primary_key, report_graders
 from runs.models import ModelEndpoint
 
 SUCCESS_LEVELS = (50, 80)
@@ -23,13 +23,11 @@ DEFAULT_SUCCESS, DEFAULT_MIN_TASKS = 50, 5
 def national_options(query: Mapping[str, Any]) -> tuple[int, int]:
     """(success level in percent, minimum published tasks) from ?success=&min_tasks=;
     the defaults for a missing or unknown value."""
-    success = query.get("success", "")
-    min_tasks = query.get("min_tasks", "")
+    success = primary_key(query.get("success"))
+    min_tasks = primary_key(query.get("min_tasks"))
     return (
-        int(success) if success.isdigit() and int(success) in SUCCESS_LEVELS else DEFAULT_SUCCESS,
-        int(min_tasks)
-        if min_tasks.isdigit() and int(min_tasks) in MIN_TASKS
-        else DEFAULT_MIN_TASKS,
+        success if success in SUCCESS_LEVELS else DEFAULT_SUCCESS,
+        min_tasks if min_tasks in MIN_TASKS else DEFAULT_MIN_TASKS,
     )
 
 

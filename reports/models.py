@@ -4,7 +4,9 @@ page is computed from, so that pages never read samples or grades.
 Rows are written only by reports.materialise (set-based SQL), never edited by hand.
 """
 
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
 
 from graders.models import Grader
 from occupations.models import Occupation, Suite, Task, TaskVersion
@@ -72,3 +74,159 @@ class ResultsVersion(models.Model):
 
     def __str__(self) -> str:
         return f"grader {self.grader_id} results {self.refreshes} ({self.token[:8]})"
+
+
+class ReleaseQuerySet(models.QuerySet):
+    """Bulk updates and deletes refuse approved releases, as Release.save and delete do;
+    approval itself is a bulk update of a draft (reports.releases.approve)."""
+
+    def update(self, **kwargs) -> int:
+        if self.filter(status=Release.Status.APPROVED).exists():
+            raise ValueError("Approved releases cannot change.")
+        return super().update(**kwargs)
+
+    def delete(self):
+        if self.filter(status=Release.Status.APPROVED).exists():
+            raise ValueError("Approved releases cannot be deleted.")
+        return super().delete()
+
+    def approved(self) -> "ReleaseQuerySet":
+        return self.filter(status=Release.Status.APPROVED)
+
+    def prepared(self) -> "ReleaseQuerySet":
+        """Drafts and approved releases: those whose figures are in."""
+        return self.filter(status__in=[Release.Status.DRAFT, Release.Status.APPROVED])
+
+    def visible_to(self, user) -> "ReleaseQuerySet":
+        """Approved releases are public; drafts (and releases being prepared, or that could
+        not be) only for those who may prepare releases."""
+        if user.has_perm("reports.view_release"):
+            return self
+        return self.approved()
+
+
+class Release(models.Model):
+    """An official release: a fixed set of report figures with its methodology.
+
+    The figures (`tables`) and the methodology are computed once, when the release is
+    prepared, and never recomputed: what was approved is what every export shows, and the
+    checksum over them proves it. A correction is a new release in the same series, with the
+    reason and the figures that changed (`changes`).
+    """
+
+    class Status(models.TextChoices):
+        PREPARING = "preparing", "Being prepared"
+        FAILED = "failed", "Could not be prepared"
+        DRAFT = "draft", "Draft"
+        APPROVED = "approved", "Approved"
+
+    series = models.SlugField(
+        max_length=80,
+        help_text="The statistical series; every correction keeps it and takes the next version.",
+    )
+    version = models.PositiveIntegerField()
+    identifier = models.SlugField(
+        max_length=100, unique=True, editable=False, help_text="Stable: '<series>-v<version>'."
+    )
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PREPARING)
+    preparation_error = models.TextField(
+        blank=True, editable=False, help_text="Why the figures could not be prepared."
+    )
+
+    suite = models.ForeignKey(Suite, on_delete=models.PROTECT, related_name="releases")
+    grader = models.ForeignKey(Grader, on_delete=models.PROTECT, related_name="releases")
+    endpoints = models.ManyToManyField(ModelEndpoint, related_name="releases")
+    taxonomy = models.ForeignKey(
+        "occupations.Taxonomy", on_delete=models.PROTECT, related_name="releases"
+    )
+    period_start = models.DateField(help_text="Models released on or after this date.")
+    period_end = models.DateField(
+        help_text="Models released on or before this date; the reference date of the figures."
+    )
+    disclosure_min_tasks = models.PositiveIntegerField(
+        help_text="Figures based on fewer tasks than this are suppressed."
+    )
+
+    scope = models.JSONField(
+        default=dict,
+        editable=False,
+        help_text="Suite, grader, classification and models (codes, names, release dates) as "
+        "they stood when the release was prepared.",
+    )
+    tables = models.JSONField(
+        default=dict, editable=False, help_text="The published figures, per table."
+    )
+    methodology = models.JSONField(
+        default=dict, editable=False, help_text="Sections of the methodology note."
+    )
+    checksum = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the canonical figures and methodology.",
+    )
+
+    supersedes = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_by",
+        help_text="The release this one corrects.",
+    )
+    correction_reason = models.TextField(blank=True)
+    changes = models.JSONField(
+        default=list,
+        editable=False,
+        help_text="Figures that differ from the superseded release: table, row, column, old, new.",
+    )
+
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    prepared_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    release_date = models.DateField(null=True, blank=True, help_text="Set on approval.")
+
+    objects = ReleaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["series", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["series", "version"], name="unique_release_version")
+        ]
+        permissions = [("approve_release", "Can approve a release for publication")]
+
+    def __str__(self) -> str:
+        return f"{self.identifier}: {self.title}"
+
+    def save(self, *args, **kwargs) -> None:
+        # Approved releases never change; reports.releases.approve is the one way in.
+        if self.pk and Release.objects.filter(pk=self.pk, status=self.Status.APPROVED).exists():
+            raise ValueError(f"Release {self.identifier} is approved and cannot change.")
+        self.identifier = f"{self.series}-v{self.version}"
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("reports:release", args=[self.identifier])
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == self.Status.APPROVED
+
+    @property
+    def is_prepared(self) -> bool:
+        """Whether its figures are in: a draft or an approved release."""
+        return self.status in (self.Status.DRAFT, self.Status.APPROVED)
+
+    def delete(self, *args, **kwargs):
+        # The database decides, not this copy: it may have been approved since it was loaded.
+        approved = Release.objects.filter(pk=self.pk, status=self.Status.APPROVED)
+        if self.is_approved or approved.exists():
+            raise ValueError(f"Release {self.identifier} is approved and cannot be deleted.")
+        return super().delete(*args, **kwargs)

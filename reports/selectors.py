@@ -20,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
@@ -60,11 +62,21 @@ report_graders = grading.report_graders
 default_grader = grading.default_grader
 
 
+def primary_key(value: object) -> int | None:
+    """A primary key from a query-string value; None for anything else (signs, non-ASCII
+    digits such as '²', or numbers too large for a database key)."""
+    text = str(value) if value is not None else ""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
 def chosen_grader(value: str | None) -> Grader | None:
     """The grader a report page was asked for (?grader=<pk>), among report_graders();
     the default for a missing or unknown value."""
-    if value and value.isdigit():
-        grader = report_graders().filter(pk=int(value)).first()
+    pk = primary_key(value)
+    if pk is not None:
+        grader = report_graders().filter(pk=pk).first()
         if grader is not None:
             return grader
     return default_grader()
@@ -96,6 +108,8 @@ class ReportFilters:
     """Only results on this suite (None: every suite, a model's suites pooled)."""
     families: tuple[str, ...] = ()
     """Only models of these families (empty: all)."""
+    endpoints: tuple[int, ...] = ()
+    """Only these models, by ModelEndpoint id (empty: all)."""
     released_from: date | None = None
     """Only models released on or after this date."""
     released_to: date | None = None
@@ -110,11 +124,11 @@ class ReportFilters:
     @classmethod
     def from_query(cls, query: Mapping[str, Any]) -> ReportFilters:
         """Filters from a page's query string (a QueryDict); unknown values are ignored:
-        ?grader=<pk>&suite=<pk>&family=<name>(repeatable)&from=<date>&to=<date>&level=<level>
-        &taxonomy=<pk>."""
+        ?grader=<pk>&suite=<pk>&family=<name>(repeatable)&model=<pk>(repeatable)
+        &from=<date>&to=<date>&level=<level>&taxonomy=<pk>."""
         getlist = getattr(query, "getlist", None)
-        suite_value = query.get("suite") or ""
-        suite = Suite.objects.filter(pk=int(suite_value)).first() if suite_value.isdigit() else None
+        suite_pk = primary_key(query.get("suite"))
+        suite = Suite.objects.filter(pk=suite_pk).first() if suite_pk is not None else None
         asked = getlist("family") if getlist else ([query["family"]] if "family" in query else [])
         families: tuple[str, ...] = ()
         if asked:
@@ -123,16 +137,17 @@ class ReportFilters:
             )
             families = tuple(sorted({f for f in asked if f in known}))
         level = query.get("level")
-        taxonomy_value = query.get("taxonomy") or ""
+        taxonomy_pk = primary_key(query.get("taxonomy"))
         taxonomy = (
-            Taxonomy.objects.filter(pk=int(taxonomy_value)).first()
-            if taxonomy_value.isdigit()
-            else None
+            Taxonomy.objects.filter(pk=taxonomy_pk).first() if taxonomy_pk is not None else None
         )
+        wanted = getlist("model") if getlist else ([query["model"]] if "model" in query else [])
+        endpoints = tuple(sorted({pk for v in wanted if (pk := primary_key(v)) is not None}))
         return cls(
             grader=chosen_grader(query.get("grader")),
             suite=suite,
             families=families,
+            endpoints=endpoints,
             released_from=_date_or_none(query.get("from")),
             released_to=_date_or_none(query.get("to")),
             level=level if level in Occupation.Level.values else None,
@@ -147,6 +162,7 @@ class ReportFilters:
         if self.suite is not None:
             pairs.append(("suite", str(self.suite.pk)))
         pairs += [("family", family) for family in self.families]
+        pairs += [("model", str(pk)) for pk in self.endpoints]
         if self.released_from:
             pairs.append(("from", self.released_from.isoformat()))
         if self.released_to:
@@ -190,6 +206,9 @@ class ModelFigures:
     """Samples the grader could not score (left out of the figures)."""
     failed: int
     """Samples whose model call failed (left out of the figures)."""
+    longest_task_minutes: float | None = None
+    """Estimated human minutes of the longest task the model has scored results on: a
+    horizon whose curve is still at its level there is "beyond the longest task"."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +254,8 @@ class OccupationRow:
     """The model with the highest success rate on the occupation's tasks, among models with
     at least min_tasks of them (or as many as any model has, if fewer)."""
     best_success: stats.Interval | None
+    best_tasks: int = 0
+    """Tasks behind best_success."""
 
 
 @dataclass(frozen=True)
@@ -423,11 +444,27 @@ def results_version(grader: Grader | None) -> str | None:
     return ResultsVersion.objects.filter(grader=grader).values_list("token", flat=True).first()
 
 
+_uncached: ContextVar[bool] = ContextVar("reports_uncached", default=False)
+
+
+@contextmanager
+def uncached() -> Iterator[None]:
+    """Compute every figure afresh inside the block, neither reading nor filling the cache:
+    the cache is keyed by results only, so employment figures, published tasks or model
+    details edited within REPORTS_CACHE_SECONDS would otherwise be missed (official releases
+    are prepared this way)."""
+    token = _uncached.set(True)
+    try:
+        yield
+    finally:
+        _uncached.reset(token)
+
+
 def _remember(name: str, filters: ReportFilters, parts: tuple, compute: Callable[[], T]) -> T:
     """The cached result of compute(), keyed by name, arguments and results version."""
     token = results_version(filters.grader)
-    if token is None:
-        return compute()  # nothing materialised: cheap, and no version to key by
+    if token is None or _uncached.get():
+        return compute()  # nothing materialised (cheap, no version to key by), or asked afresh
     raw = f"{name}|{token}|{filters.query()}|{filters.grader.pk}|{parts!r}"
     key = "reports:" + hashlib.sha256(raw.encode()).hexdigest()
     found = cache.get(key)
@@ -485,6 +522,8 @@ def _results(filters: ReportFilters):
     # The model's family and release date are read live through the join (few endpoints).
     if filters.families:
         rows = rows.filter(endpoint__family__in=filters.families)
+    if filters.endpoints:
+        rows = rows.filter(endpoint__in=filters.endpoints)
     if filters.released_from:
         rows = rows.filter(endpoint__release_date__gte=filters.released_from)
     if filters.released_to:
@@ -587,6 +626,7 @@ def _figures(endpoint: ModelEndpoint, rows: _Rows, k: int | None) -> ModelFigure
         horizon=estimate,
         unscored=unscored,
         failed=failed,
+        longest_task_minutes=float(scored.minutes.max()),
     )
 
 
@@ -746,11 +786,12 @@ def _occupation_rows(
     result = []
     for i, occupation in enumerate(occupations):
         in_occupation = (groups == i) & (rows.n > 0)
-        model, interval = None, None
+        model, interval, best_tasks = None, None, 0
         if best[i] >= 0:
             model = endpoints[int(models[best[i]])]
             mine = rows.where(in_occupation & (rows.endpoint == model.pk))
             interval = _success_interval(mine.n, mine.c, SEED + model.pk)
+            best_tasks = len(mine)
         result.append(
             OccupationRow(
                 occupation=occupation,
@@ -759,9 +800,18 @@ def _occupation_rows(
                 tasks_with_results=int(np.unique(rows.version[in_occupation]).size),
                 best_model=model,
                 best_success=interval,
+                best_tasks=best_tasks,
             )
         )
     return result
+
+
+def scored_tasks(filters: ReportFilters, **scope) -> int:
+    """Task versions with scored results under the filters (every model), e.g. in a job
+    category: what figures pooled over models, such as trends, are based on."""
+    return (
+        _results(filters).filter(attempts__gt=0, **scope).values("task_version").distinct().count()
+    )
 
 
 def _group_figures(rows) -> dict:

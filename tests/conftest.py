@@ -10,6 +10,9 @@ from evalbuilder.broker import filesystem_transport_options
 from graders.models import Grader
 from occupations.models import Suite, Task
 from occupations.seeding import load_seeds
+from reports import releases
+from reports.models import Release
+from reports.selectors import default_taxonomy
 from runs import services as run_services
 from runs.models import ModelEndpoint, Run, Sample
 from tests.authoring import make_user
@@ -149,3 +152,45 @@ def run(small_suite, make_endpoint) -> Run:
         )
     Run.objects.filter(pk=run.pk).update(status=Run.Status.COMPLETED)
     return run
+
+
+@pytest.fixture
+def make_release(graded_models, simulated_grader, users, settings):
+    """Prepares releases of the three graded models on the demo suite (two of its tasks are
+    held out), with the release gate open; keyword arguments override prepare_release's."""
+    settings.EVALBUILDER_RELEASE_REQUIRES_VALIDATION = False
+
+    def make(**overrides) -> Release:
+        arguments = {
+            "user": users["analyst"],
+            "series": "ai-and-work",
+            "title": "AI models and the work of the nation",
+            "description": "Success of AI models on expert-written tasks, by job category.",
+            "suite": graded_models[0].suite,
+            "grader": simulated_grader,
+            "endpoints": [run.endpoint for run in graded_models],
+            "taxonomy": default_taxonomy(),
+            "period_start": datetime.date(2023, 1, 1),
+            "period_end": datetime.date(2025, 12, 31),
+            **overrides,
+        }
+        return releases.prepare_release(**arguments)
+
+    return make
+
+
+@pytest.fixture
+def approved_release(make_release, users) -> Release:
+    """An approved release with a disclosure threshold of 2 tasks: the demo suite has one
+    to three tasks per job category, so every category is suppressed (some primary, some
+    secondary) while some model totals stay published."""
+    return releases.approve(make_release(disclosure_min_tasks=2), users["analyst"])
+
+
+@pytest.fixture
+def unsuppressed_release(make_release, users) -> Release:
+    """An approved release with nothing suppressed (threshold 1): it publishes projected
+    dates, horizons beyond the longest task ([b]) and intervals unbounded on one side ([u])."""
+    return releases.approve(
+        make_release(series="ai-and-work-all", disclosure_min_tasks=1), users["analyst"]
+    )

@@ -5,6 +5,7 @@ fails the sweep, so no page ships without a rule. Django's own admin and account
 are left to Django.
 """
 
+import datetime
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +17,10 @@ from graders import validation
 from graders.models import ExpertQueueItem, Grader
 from occupations import attachments, workflow
 from occupations.models import Occupation, Panel, PanelMembership, Suite
+from reports import releases
+from reports.models import Release
+from reports.release_tables import TABLES
+from reports.selectors import default_taxonomy
 from runs import services as run_services
 from runs.models import Sample
 from tests.authoring import make_user, make_world, publish_through_review, write_draft
@@ -23,7 +28,7 @@ from tests.authoring import make_user, make_world, publish_through_review, write
 pytestmark = pytest.mark.django_db
 
 ROLES = ("anonymous", "author_a", "author_b", "reviewer_a", "operator", "analyst", "admin")
-OWN_APPS = {"reports", "occupations", "runs", "graders"}
+OWN_APPS = {"reports", "occupations", "runs", "graders", "api"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,27 @@ TABLE: dict[str, Route] = {
     "runs:resume": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
     "runs:cancel": Route("POST", (302, 403, 403, 403, 302, 403, 302)),
     "runs:progress": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
+    # Approved releases are public; drafts exist only for those who prepare releases.
+    "reports:release_list": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "reports:release_new": Route("GET", (302, 403, 403, 403, 403, 200, 200)),
+    "reports:release": Route("GET", (404, 404, 404, 404, 404, 200, 200)),
+    "reports:release_approve": Route("POST", (302, 403, 403, 403, 403, 302, 302)),
+    "reports:release_correct": Route("GET", (302, 403, 403, 403, 403, 200, 200)),
+    "reports:release_discard": Route("POST", (302, 403, 403, 403, 403, 302, 302)),
+    "reports:release_download": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    # The read-only API: public aggregates and approved releases for everyone, drafts only for
+    # those who prepare releases (here by session; tests/test_api.py covers tokens).
+    "api:index": Route("GET", (302, 302, 302, 302, 302, 302, 302)),
+    "api:releases": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "api:release": Route("GET", (404, 404, 404, 404, 404, 200, 200)),
+    "api:release_table": Route("GET", (404, 404, 404, 404, 404, 200, 200)),
+    "api:national": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "api:category": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "api:models": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    # The world's model has no graded results, and the API names only models with results.
+    "api:model": Route("GET", (404, 404, 404, 404, 404, 404, 404)),
+    "api:schema": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "api:docs": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
 }
 
 
@@ -167,6 +193,20 @@ def world(seeded, settings, tmp_path, make_endpoint):
         "occupations:comment": {"version": second.number, "body": "Looks right."},
     }
     experts = expert_world(users, world.panel_a, first, run, grader)
+    draft, approved = release_world(users["analyst"], run.suite, grader, model)
+    kwargs.update(
+        {
+            "reports:release": {"identifier": draft.identifier},
+            "reports:release_approve": {"identifier": draft.identifier},
+            "reports:release_discard": {"identifier": draft.identifier},
+            "reports:release_correct": {"identifier": approved.identifier},
+            "reports:release_download": {"identifier": approved.identifier, "fmt": "json"},
+            "api:release": {"identifier": draft.identifier},
+            "api:release_table": {"identifier": draft.identifier, "table_id": "national"},
+            "api:category": {"pk": Occupation.objects.get(code="23-0000").pk},
+            "api:model": {"slug": model.slug},
+        }
+    )
     kwargs.update(
         {
             "graders:grader": {"pk": grader.pk},
@@ -217,6 +257,47 @@ def expert_world(users, panel, version, run, grader) -> dict:
         expert_grading.record_expert_grade(split_item, expert, verdicts)
     validation.validate(grader, experts, users["admin"])
     return {"grader": experts, "open_item": open_item, "split": samples[1]}
+
+
+def release_world(analyst, suite, grader, model) -> tuple[Release, Release]:
+    """A draft release and an approved one, sealed but without figures: the routes' rules
+    do not depend on the figures (the release pages' tests prepare real ones)."""
+    made = []
+    for series, status in (("draft-series", "draft"), ("approved-series", "approved")):
+        release = Release.objects.create(
+            series=series,
+            version=1,
+            title=f"Release {series}",
+            suite=suite,
+            grader=grader,
+            taxonomy=default_taxonomy(),
+            period_start=datetime.date(2024, 1, 1),
+            period_end=datetime.date(2025, 12, 31),
+            disclosure_min_tasks=5,
+            scope=releases.release_scope(suite, grader, default_taxonomy(), [model]),
+            tables={spec.id: [] for spec in TABLES},
+            methodology={
+                "schema_version": 1,
+                "sections": [],
+                "notes": [],
+                "suppressed": {"primary": 0, "secondary": 0},
+            },
+            prepared_by=analyst,
+            status=Release.Status.DRAFT,
+            checksum="",
+        )
+        # Models are set while a draft: an approved release's models never change.
+        release.endpoints.set([model])
+        approval = (
+            {"status": status, "approved_by": analyst, "release_date": datetime.date(2026, 1, 5)}
+            if status == "approved"
+            else {}
+        )
+        Release.objects.filter(pk=release.pk).update(
+            checksum=releases.checksum(releases.canonical_content(release)), **approval
+        )
+        made.append(Release.objects.get(pk=release.pk))
+    return made[0], made[1]
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -113,6 +113,17 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         for endpoint in self.demo.endpoints:
             self.stdout.write(f"    model {endpoint} released {endpoint.release_date}")
+        if "EVALBUILDER_RELEASE_REQUIRES_VALIDATION" not in os.environ:
+            # The demo's judges are simulated and no experts have graded yet, so no grader
+            # could pass validation; the demo lets them into releases, and every release's
+            # methodology note says so.
+            settings.EVALBUILDER_RELEASE_REQUIRES_VALIDATION = False
+            self.stdout.write(
+                self.style.WARNING(
+                    "    releases: unvalidated graders are allowed in this demo "
+                    "(set EVALBUILDER_RELEASE_REQUIRES_VALIDATION=true to require validation)"
+                )
+            )
         self.stdout.write(f"    schedule '{self.demo.schedule}' ({self.demo.schedule.cron})")
         self.stdout.write("    sign in at /accounts/login/ with:")
         for username, password in self.demo.credentials.items():
