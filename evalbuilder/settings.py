@@ -5,11 +5,13 @@ which is what `manage.py quickstart` uses. Production sets DATABASE_URL (Postgre
 CELERY_BROKER_URL (Redis).
 """
 
+import datetime
 import os
 import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 from evalbuilder.broker import filesystem_transport_options
 
@@ -38,6 +40,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First, so that its account templates (password change) replace the admin's.
+    "evalbuilder",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -51,7 +55,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "evalbuilder",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
+    "audit",
     "occupations",
     "runs",
     "graders",
@@ -61,13 +70,31 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "evalbuilder.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "evalbuilder.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Refuses an upload declared larger than its form's cap before its body is read.
+    "evalbuilder.uploads.UploadSizeLimitMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages (an ended session says why) and before the code step: an ended session
+    # goes back to signing in, not to the code step.
+    "evalbuilder.middleware.SessionTimeoutMiddleware",
+    "evalbuilder.middleware.TwoStepSignInMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a lockout raised during sign-in into its answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username and address is refused before its password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "evalbuilder.urls"
@@ -110,10 +137,70 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("EVALBUILDER_PASSWORD_MIN_LENGTH", default=12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in -------------------------------------------------------------------------
+# Proxies in front of the application (each adds to X-Forwarded-For); 0 when clients connect
+# directly. Lockouts and the audit trail use the address this gives.
+EVALBUILDER_TRUSTED_PROXIES = env.int("EVALBUILDER_TRUSTED_PROXIES", default=0)
+# X-Forwarded-For is read only from a peer in these networks (the proxies' own addresses), so
+# a client reaching the server directly cannot choose its address.
+EVALBUILDER_TRUSTED_PROXY_NETWORKS = env.list(
+    "EVALBUILDER_TRUSTED_PROXY_NETWORKS",
+    default=[
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ],
+)
+# Failed sign-ins from one address for one username, after which both are refused for the
+# cool-off period, even with the right password.
+AXES_FAILURE_LIMIT = env.int("EVALBUILDER_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = datetime.timedelta(
+    minutes=env.int("EVALBUILDER_LOGIN_COOLOFF_MINUTES", default=15)
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Failures while locked out do not restart the cool-off: otherwise anyone could keep an admin
+# locked out for ever by trying a password every few minutes.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Cleared when the whole sign-in succeeds, one-time code included (evalbuilder.mfa), not by
+# the password alone: a wrong code counts as a failure too.
+AXES_RESET_ON_SUCCESS = False
+# The lockout page (HTTP 429): username and address locked for the cool-off period.
+AXES_LOCKOUT_CALLABLE = "evalbuilder.mfa_views.locked_out"
+# The client's address, an IPv6 client counted by its /64 (the audit trail keeps the address).
+AXES_CLIENT_IP_CALLABLE = "evalbuilder.client_address.lockout_address"
+AXES_USERNAME_CALLABLE = "evalbuilder.mfa.lockout_username"
+AXES_VERBOSE = False
+# Never written to django-axes' logs of attempts: one-time codes, besides its own defaults.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+# Sessions end after this long without a request, and this long after signing in whatever.
+EVALBUILDER_SESSION_IDLE_SECONDS = env.int("EVALBUILDER_SESSION_IDLE_SECONDS", default=30 * 60)
+EVALBUILDER_SESSION_ABSOLUTE_SECONDS = env.int(
+    "EVALBUILDER_SESSION_ABSOLUTE_SECONDS", default=12 * 60 * 60
+)
+SESSION_COOKIE_AGE = EVALBUILDER_SESSION_ABSOLUTE_SECONDS
+# Operators and admins must confirm each sign-in with a one-time code (TOTP); anyone else
+# may choose to (/accounts/mfa/), and then must too.
+EVALBUILDER_MFA_REQUIRED = env.bool("EVALBUILDER_MFA_REQUIRED", default=True)
+OTP_TOTP_ISSUER = env("EVALBUILDER_MFA_ISSUER", default="evalbuilder")
+# The admin shows neither an app's secret key nor its QR code, nor recovery codes.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Setting up, removing or replacing an app, and new recovery codes, only this soon after the
+# password: a session left open, or stolen, cannot change the second step.
+EVALBUILDER_MFA_RECENT_SIGN_IN_SECONDS = env.int(
+    "EVALBUILDER_MFA_RECENT_SIGN_IN_SECONDS", default=10 * 60
+)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "occupations:my_tasks"
 LOGOUT_REDIRECT_URL = "reports:home"
@@ -135,15 +222,35 @@ WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
-    CSRF_COOKIE_SAMESITE = "Lax"
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_REFERRER_POLICY = "same-origin"
-    X_FRAME_OPTIONS = "DENY"
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
-    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- Security headers ------------------------------------------------------------------
+# The same in development as in production, so a page that breaks a rule breaks on a laptop
+# first. HTTPS-only pieces (redirect, HSTS, secure cookies) are in settings_production.
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+# Cookies travel over HTTPS only when the site is served over HTTPS.
+SESSION_COOKIE_SECURE = env.bool("EVALBUILDER_HTTPS", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Everything from our own origin, no inline script or style anywhere: markup injected into a
+# page can neither run nor restyle it. Views that need more widen it for themselves
+# (csp.decorators.csp_update), and a response that sets its own policy keeps it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Small images inlined in style sheets as data: URLs (Swagger UI's icons).
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Celery -------------------------------------------------------------------------
 # With no broker configured, a filesystem broker under var/ lets a laptop run a real
@@ -230,6 +337,8 @@ EVALBUILDER_MIN_INSTRUCTIONS_CHARS = env.int("EVALBUILDER_MIN_INSTRUCTIONS_CHARS
 EVALBUILDER_MAX_ATTACHMENT_BYTES = env.int(
     "EVALBUILDER_MAX_ATTACHMENT_BYTES", default=10 * 1024 * 1024
 )
+# The largest JSON Lines file of tasks an author may import.
+EVALBUILDER_MAX_IMPORT_BYTES = env.int("EVALBUILDER_MAX_IMPORT_BYTES", default=20 * 1024 * 1024)
 # What an XLSX or DOCX may unpack to, counted while unpacking (archive bombs).
 EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES = env.int(
     "EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES", default=50 * 1024 * 1024
@@ -280,10 +389,24 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from the public validator: it would leak the schema's address off site.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Each file is counted as it streams in and dropped once over its form's cap
+# (EVALBUILDER_MAX_ATTACHMENT_BYTES, EVALBUILDER_MAX_IMPORT_BYTES), before the handlers
+# after it buffer or spool it; a request whose Content-Length is over the cap is not read.
+FILE_UPLOAD_HANDLERS = [
+    "evalbuilder.uploads.CappedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# No form takes more than one file; a request with more than a few is refused unread.
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
+# A rubric of 40 criteria is under 400 fields; a suite sends one field per chosen version.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 LOGGING = {
     "version": 1,

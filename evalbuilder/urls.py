@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("runs.urls")),
     path("", include("graders.urls")),
     path("api/", include("reports.api.urls")),
+    path("audit/", include("audit.urls")),
+    path("accounts/mfa/", include("evalbuilder.mfa_urls", namespace="mfa")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

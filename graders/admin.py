@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import HeldOutContentAdmin
 from graders.models import CriterionVerdict, Grade, Grader
 
 
@@ -35,7 +36,8 @@ class CriterionVerdictInline(admin.TabularInline):
 
 
 @admin.register(Grade)
-class GradeAdmin(admin.ModelAdmin):
+class GradeAdmin(HeldOutContentAdmin):
+    held_out_task = "sample__task_version__task"
     list_display = ["sample", "grader", "status", "score", "success"]
     list_filter = ["grader", "status", "success"]
     raw_id_fields = ["sample"]
@@ -43,7 +45,8 @@ class GradeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CriterionVerdict)
-class CriterionVerdictAdmin(admin.ModelAdmin):
+class CriterionVerdictAdmin(HeldOutContentAdmin):
+    held_out_task = "criterion__task_version__task"
     list_display = ["__str__", "grade", "met"]
     list_filter = ["met"]
     raw_id_fields = ["grade", "criterion"]

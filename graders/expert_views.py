@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.trail import record_held_out_access
 from graders import experts
 from graders.expert_forms import EnqueueForm, VerdictsForm
 from graders.models import ExpertQueueItem, Grader
@@ -159,6 +160,7 @@ def grade_item(request: HttpRequest, item: int) -> HttpResponse:
         else:
             messages.success(request, "Grade saved.")
             return redirect("graders:expert_next", pk=grader.pk)
+    record_held_out_access(request, sample.task_version, "expert grading")
     return render(
         request,
         "graders/experts/grade.html",
@@ -219,6 +221,7 @@ def reconcile(request: HttpRequest, pk: int, sample: int) -> HttpResponse:
         messages.error(request, "This disagreement was reconciled already.")
         return redirect("graders:reconcile", pk=grader.pk, sample=graded.pk)
     final = {v.criterion_id: v for v in split.reconciled.verdicts.all()} if split.reconciled else {}
+    record_held_out_access(request, graded.task_version, "reconciliation")
     return render(
         request,
         "graders/experts/reconcile.html",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from evalbuilder.forms import RecordsField
 from graders import prompts
 from graders.models import Grader
 from graders.regrading import EXPERT_SETTINGS, has_changes, regradable_runs
@@ -21,7 +22,7 @@ class JudgeChoiceField(forms.ModelChoiceField):
         return f"{obj} ({obj.model_id}{', ' + obj.family if obj.family else ''})"
 
 
-class JudgesField(forms.ModelMultipleChoiceField):
+class JudgesField(RecordsField):
     widget = forms.CheckboxSelectMultiple
 
     def label_from_instance(self, obj: ModelEndpoint) -> str:
@@ -159,7 +160,7 @@ class ExpertSettingsForm(forms.Form):
         return {f: self.cleaned_data[f] for f in EXPERT_SETTINGS}
 
 
-class RunsField(forms.ModelMultipleChoiceField):
+class RunsField(RecordsField):
     widget = forms.CheckboxSelectMultiple
 
     def label_from_instance(self, obj: Run) -> str:

@@ -146,7 +146,11 @@ def regrade(request, pk: int):
     grader = get_object_or_404(Grader, pk=pk)
     form = RegradeForm(request.POST)
     if not form.is_valid():
-        problems = "; ".join(error for errors in form.errors.values() for error in errors)
+        problems = "; ".join(
+            f"{form.fields[name].label}: {error}" if name in form.fields else error
+            for name, errors in form.errors.items()
+            for error in errors
+        )
         messages.error(request, f"Nothing was queued: {problems}")
         return redirect("graders:grader", pk=grader.pk)
     try:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 
+from audit import trail
 from graders.models import Grade, Grader
 from graders.services import GRADE_BATCH
 from runs.models import ModelEndpoint, Run, Sample
@@ -151,6 +152,7 @@ def new_version(grader: Grader, changes: Mapping[str, object], user=None) -> Gra
         else:
             version.extra_judges.set(current.extra_judges.all())
         Grader.objects.filter(pk=current.pk).update(is_active=False)
+        trail.record_transition(current, "is_active", True, False)
     grader.is_active = False
     by = f" (by {user})" if user is not None else ""
     logger.info("grader %s replaced by %s%s", current.label, version.label, by)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 
 from django import forms
@@ -10,15 +11,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods
 
+from audit.trail import record_held_out_accesses
+from evalbuilder.csv_cells import spreadsheet_safe
+from evalbuilder.downloads import file_response
 from graders import validation as validation_service
 from graders.models import Grader, GraderValidation
 from occupations import permissions
-from occupations.models import RubricCriterion
+from occupations.models import RubricCriterion, Task
 
 
 class ValidationForm(forms.Form):
@@ -67,24 +71,42 @@ def _shown(comparison: dict) -> dict:
     return {**comparison, "agreement_percent": None if share is None else f"{share * 100:.1f} %"}
 
 
-def breakdowns(record: GraderValidation, user) -> list[Breakdown]:
-    """The stored figures in display order, criterion text only where the user may read it.
+def readable_criteria(record: GraderValidation, user) -> tuple[dict[int, str], set[int]]:
+    """The label with text of each criterion of `record` the user may read, and the held-out
+    tasks among theirs (whose text a page or file showing these labels hands out).
 
     A criterion of a task the user may not view (a held-out task outside their panels) is
-    shown by its id and tag only.
+    left out: it is shown by its id and tag only.
     """
-    figures = record.figures
-    criteria = figures.get("by_criterion", [])
+    criteria = record.figures.get("by_criterion", [])
     task_ids = {row["task"] for row in criteria}
     visible = set(
         permissions.visible_tasks(user).filter(pk__in=task_ids).values_list("pk", flat=True)
     )
-    readable = {
-        pk: f"{title} (v{number}), criterion {order}: {text}"
-        for pk, title, number, order, text in RubricCriterion.objects.filter(
-            pk__in=[row["criterion"] for row in criteria], task_version__task_id__in=visible
-        ).values_list("pk", "task_version__task__title", "task_version__number", "order", "text")
-    }
+    readable: dict[int, str] = {}
+    held_out: set[int] = set()
+    for pk, task_id, visibility, title, number, order, text in RubricCriterion.objects.filter(
+        pk__in=[row["criterion"] for row in criteria], task_version__task_id__in=visible
+    ).values_list(
+        "pk",
+        "task_version__task_id",
+        "task_version__task__visibility",
+        "task_version__task__title",
+        "task_version__number",
+        "order",
+        "text",
+    ):
+        readable[pk] = f"{title} (v{number}), criterion {order}: {text}"
+        if visibility == Task.Visibility.HELD_OUT:
+            held_out.add(task_id)
+    return readable, held_out
+
+
+def breakdowns(record: GraderValidation, readable: dict[int, str]) -> list[Breakdown]:
+    """The stored figures in display order, with criterion text only for the criteria in
+    `readable` (readable_criteria)."""
+    figures = record.figures
+    criteria = figures.get("by_criterion", [])
 
     def row(group: dict, label: str | None = None, tag: str = "") -> BreakdownRow:
         return BreakdownRow(
@@ -130,6 +152,14 @@ def _grader_for(pk: int) -> Grader:
     return get_object_or_404(Grader, pk=pk)
 
 
+def _shown_breakdowns(request, record: GraderValidation, what: str) -> list[Breakdown]:
+    """The breakdowns the user may read; the held-out tasks whose criterion text they show
+    are recorded in the trail, one event each."""
+    readable, held_out = readable_criteria(record, request.user)
+    record_held_out_accesses(request, Task.objects.filter(pk__in=held_out), what)
+    return breakdowns(record, readable)
+
+
 @login_required
 @permission_required("graders.view_gradervalidation", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -164,7 +194,9 @@ def validation(request, pk: int):
         {
             "grader": grader,
             "latest": latest,
-            "breakdowns": breakdowns(latest, request.user) if latest else [],
+            "breakdowns": _shown_breakdowns(request, latest, "grader validation page")
+            if latest
+            else [],
             "history": history,
             "form": form,
             "may_validate": may_validate and not grader.is_human,
@@ -203,11 +235,6 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.6f}"
 
 
-def _text(value: str) -> str:
-    # Spreadsheets run cells that start like a formula; expert-written text must not.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
-
-
 @login_required
 @permission_required("graders.view_gradervalidation", raise_exception=True)
 @require_GET
@@ -217,23 +244,22 @@ def validation_export(request, pk: int):
     latest = validation_service.latest_validation(grader)
     if latest is None:
         raise Http404("This grader has not been validated yet.")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    filename = f"validation-{slugify(grader.name)}-v{grader.version}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    table = io.StringIO()
+    writer = csv.writer(table)
     writer.writerow(CSV_COLUMNS)
     computed_at = latest.computed_at.isoformat(timespec="seconds")
-    for breakdown in breakdowns(latest, request.user):
+    shown = _shown_breakdowns(request, latest, "export of the grader validation as CSV")
+    for breakdown in shown:
         for row in breakdown.rows:
             writer.writerow(
                 [
-                    _text(grader.label),
-                    _text(latest.experts.label),
+                    spreadsheet_safe(grader.label),
+                    spreadsheet_safe(latest.experts.label),
                     computed_at,
                     breakdown.level,
-                    _text(row.key),
-                    _text(row.label),
-                    row.tag,
+                    spreadsheet_safe(row.key),
+                    spreadsheet_safe(row.label),
+                    spreadsheet_safe(row.tag),
                     row.items,
                     row.grader["items"],
                     _number(row.grader["agreement"]),
@@ -250,4 +276,8 @@ def validation_export(request, pk: int):
                     _number(row.grader_all_items["macro_f1"]),
                 ]
             )
-    return response
+    return file_response(
+        table.getvalue(),
+        filename=f"validation-{slugify(grader.name)}-v{grader.version}.csv",
+        content_type="text/csv; charset=utf-8",
+    )

@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from audit.trail import record_held_out_access, record_held_out_accesses
 from graders import calibration
 from graders.models import Grade
 from graders.services import default_grader
@@ -85,6 +86,11 @@ def run_detail(request, pk: int):
             ),
             None,
         )
+    can_see_held_out = request.user.has_perm("runs.view_sample")
+    if can_see_held_out:
+        # The page holds these held-out tasks' outputs and rubric text: who saw them is kept.
+        shown = {s.task_version_id: s.task_version for s in page}
+        record_held_out_accesses(request, shown.values(), f"outputs of run {run.pk}")
     return render(
         request,
         "graders/run_detail.html",
@@ -93,7 +99,7 @@ def run_detail(request, pk: int):
             "progress": progress_of(run),
             "page": page,
             "score_grader": grader,
-            "can_see_held_out": request.user.has_perm("runs.view_sample"),
+            "can_see_held_out": can_see_held_out,
             "can_control": request.user.has_perm("runs.change_run"),
         },
     )
@@ -115,6 +121,7 @@ def calibrate_task(request, slug: str):
     version = task.latest_version()
     result = calibration.calibrate(version, grader)
     calibration.record(version, result)
+    record_held_out_access(request, version, "calibration")
     return render(
         request, "graders/calibration.html", {"task": task, "version": version, "result": result}
     )

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import HeldOutContentAdmin
 from occupations.models import (
     Attachment,
     Comment,
@@ -39,7 +40,8 @@ class TaskVersionInline(admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(HeldOutContentAdmin):
+    held_out_task = ""  # the record is the task
     list_display = ["slug", "title", "occupation", "status", "visibility"]
     list_filter = ["status", "visibility", "occupation__job_category"]
     search_fields = ["slug", "title", "occupation__code", "occupation__title"]
@@ -61,7 +63,8 @@ class RubricCriterionInline(admin.TabularInline):
 
 
 @admin.register(TaskVersion)
-class TaskVersionAdmin(admin.ModelAdmin):
+class TaskVersionAdmin(HeldOutContentAdmin):
+    held_out_task = "task"
     list_display = ["__str__", "estimated_minutes", "pass_threshold", "submitted_at"]
     list_filter = ["task__status"]
     search_fields = ["task__slug", "task__title"]
@@ -95,7 +98,8 @@ class SuiteAdmin(admin.ModelAdmin):
 
 
 @admin.register(RubricCriterion)
-class RubricCriterionAdmin(admin.ModelAdmin):
+class RubricCriterionAdmin(HeldOutContentAdmin):
+    held_out_task = "task_version__task"
     list_display = ["__str__", "task_version", "tag", "critical"]
     list_filter = ["tag", "critical"]
     search_fields = ["text", "task_version__task__slug"]
@@ -130,8 +134,9 @@ class PanelAdmin(admin.ModelAdmin):
     inlines = [PanelMembershipInline]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records of what happened: shown, never edited here."""
+class ReadOnlyAdmin(HeldOutContentAdmin):
+    """Records of what happened: shown, never edited here (their notes and text may be of a
+    held-out task: `held_out_task` names it)."""
 
     def has_add_permission(self, request):
         return False
@@ -145,6 +150,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(TaskEvent)
 class TaskEventAdmin(ReadOnlyAdmin):
+    held_out_task = "task"
     list_display = ["created_at", "task", "version", "actor", "action", "to_status"]
     list_filter = ["action"]
     search_fields = ["task__slug", "actor__username"]
@@ -152,16 +158,19 @@ class TaskEventAdmin(ReadOnlyAdmin):
 
 @admin.register(Review)
 class ReviewAdmin(ReadOnlyAdmin):
+    held_out_task = "version__task"
     list_display = ["created_at", "version", "reviewer", "decision"]
     list_filter = ["decision"]
 
 
 @admin.register(Comment)
 class CommentAdmin(ReadOnlyAdmin):
+    held_out_task = "version__task"
     list_display = ["created_at", "version", "author", "criterion"]
 
 
 @admin.register(Attachment)
 class AttachmentAdmin(ReadOnlyAdmin):
+    held_out_task = "task_version__task"
     list_display = ["original_name", "task_version", "kind", "size", "created_at"]
     list_filter = ["kind"]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 
+from evalbuilder.forms import RecordsField
+from evalbuilder.uploads import RefusedUpload, display_name, human_size, read_capped
+from occupations.attachments import describe_binary
 from occupations.models import Occupation, RubricCriterion, Task, TaskVersion
 from occupations.workflow import VERSION_FIELDS
 
@@ -149,6 +153,12 @@ class ReviewForm(forms.Form):
         help_text="Required when you request changes: say what should change.",
     )
 
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("decision") == "request_changes" and not data.get("note", "").strip():
+            self.add_error("note", "Say what should change.")
+        return data
+
 
 class CommentForm(forms.Form):
     body = forms.CharField(label="Comment", widget=forms.Textarea(attrs={"rows": 3}))
@@ -167,9 +177,26 @@ class CommentForm(forms.Form):
         )
 
 
-class AttachmentForm(forms.Form):
+class UploadForm(forms.Form):
+    """A form with one file, which the request may have dropped for being over its cap."""
+
+    def __init__(self, *args, refused: RefusedUpload | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused = refused
+        if refused is not None:
+            # The file never arrived: say why, instead of "this field is required".
+            self.fields["file"].required = False
+
+    def clean_file(self):
+        if self.refused is not None:
+            raise forms.ValidationError(str(self.refused))
+        return self.cleaned_data["file"]
+
+
+class AttachmentForm(UploadForm):
     file = forms.FileField(
-        help_text="PDF, XLSX, CSV, DOCX, TXT, PNG or JPEG. Its text is extracted for the models."
+        help_text="PDF, XLSX, CSV, DOCX, TXT, PNG or JPEG. Its text is extracted for the models.",
+        error_messages={"required": "Choose a file to attach."},
     )
 
 
@@ -177,7 +204,7 @@ class SuiteForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(max_length=120, help_text="Short name used in URLs and commands.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
-    task_versions = forms.ModelMultipleChoiceField(
+    task_versions = RecordsField(
         queryset=TaskVersion.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         label="Published task versions",
@@ -200,7 +227,9 @@ class SuiteForm(forms.Form):
         )
 
 
-class ImportForm(forms.Form):
+class ImportForm(UploadForm):
+    """An import file; once clean, cleaned_data["file"] holds its lines of text."""
+
     file = forms.FileField(
         label="Tasks file (JSON Lines)",
         help_text="One task per line, in the format of docs/task-format.md.",
@@ -208,3 +237,60 @@ class ImportForm(forms.Form):
     dry_run = forms.BooleanField(
         required=False, initial=True, label="Only check the file; write nothing"
     )
+
+    def __init__(self, data=None, *args, refused: RefusedUpload | None = None, **kwargs) -> None:
+        if refused is not None and data is not None and "dry_run" not in data:
+            # Fields after a dropped file are not read: keep the safe choice ticked.
+            data = data.copy()
+            data["dry_run"] = "on"
+        super().__init__(data, *args, refused=refused, **kwargs)
+
+    def clean_file(self) -> list[str]:
+        upload = super().clean_file()
+        name = display_name(upload.name or "", fallback="the file")
+        limit = settings.EVALBUILDER_MAX_IMPORT_BYTES
+        data = read_capped(upload, limit)
+        if data is None:
+            raise forms.ValidationError(
+                f"{name} is larger than {human_size(limit)}, the largest import accepted."
+            )
+        return import_lines(data, name)
+
+
+def import_lines(data: bytes, name: str) -> list[str]:
+    """The lines of an import file, judged by its content: UTF-8 text that starts as JSON Lines.
+
+    Each line is checked as a task by the import itself; this refuses what is not even text
+    (a PDF or a ZIP renamed .jsonl) with a message that says what the file is.
+    """
+    if not data.strip():
+        raise forms.ValidationError(f"{name} is empty.")
+    what = describe_binary(data)
+    if what is not None:
+        raise forms.ValidationError(
+            f"{name} is {what}, not JSON Lines text. Upload a UTF-8 text file with one task "
+            "per line, as the export writes it."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise forms.ValidationError(
+            f"{name} is not UTF-8 text (byte {error.start}). Save it as UTF-8 and upload it again."
+        ) from None
+    # Lines end at "\n" only: JSON text may hold U+2028 and other breaks Python splits on.
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        # JSON allows no raw control character but tab and carriage return outside strings.
+        control = next((c for c in line if c < " " and c not in "\t\r"), None)
+        if control is not None:
+            raise forms.ValidationError(
+                f"{name}: line {number} holds the control character U+{ord(control):04X}, "
+                "so the file is not text."
+            )
+    first = next(number for number, line in enumerate(lines, 1) if line.strip())
+    if not lines[first - 1].lstrip().startswith("{"):
+        raise forms.ValidationError(
+            f"{name} is not JSON Lines: line {first} does not start a JSON object ('{{'). "
+            "Each line holds one task."
+        )
+    return lines

@@ -11,6 +11,8 @@ from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 from django.utils import timezone
 
+from audit import trail
+
 
 class Taxonomy(models.Model):
     """A classification of occupations in one release, e.g. SOC 2018 or ISCO-08."""
@@ -185,10 +187,11 @@ class TaskVersionQuerySet(models.QuerySet):
         `criteria` are mappings of text, points, tag and critical.
         """
         version = self.create(task=task, number=number, created_by=user, updated_by=user, **content)
-        RubricCriterion.objects.bulk_create(
+        added = RubricCriterion.objects.bulk_create(
             RubricCriterion(task_version=version, order=order, **criterion)
             for order, criterion in enumerate(criteria, 1)
         )
+        trail.record_rubric_change(version, added=len(added))
         return version
 
     def update(self, **kwargs):
@@ -307,7 +310,10 @@ class TaskVersion(models.Model):
         """Freeze this version (on submission or publication)."""
         if not self.is_locked:
             self.submitted_at = timezone.now()
-            TaskVersion.objects.filter(pk=self.pk).update(submitted_at=self.submitted_at)
+            if TaskVersion.objects.filter(pk=self.pk, submitted_at__isnull=True).update(
+                submitted_at=self.submitted_at
+            ):
+                trail.record_transition(self, "submitted_at", None, self.submitted_at.isoformat())
 
 
 class PartOfVersion(models.Model):
@@ -401,9 +407,10 @@ class Suite(models.Model):
     def freeze(self) -> None:
         if not self.is_frozen:
             self.frozen_at = timezone.now()
-            Suite.objects.filter(pk=self.pk, frozen_at__isnull=True).update(
+            if Suite.objects.filter(pk=self.pk, frozen_at__isnull=True).update(
                 frozen_at=self.frozen_at
-            )
+            ):
+                trail.record_transition(self, "frozen_at", None, self.frozen_at.isoformat())
 
 
 @receiver(m2m_changed, sender=Suite.task_versions.through)

@@ -109,6 +109,9 @@ class _Checker:
         if not isinstance(value, str):
             self.problem(record, name, f"must be text, got {type(value).__name__}")
             return ""
+        if "\x00" in value:
+            self.problem(record, name, "contains a NUL character (U+0000), which cannot be stored")
+            return ""
         return value
 
 
@@ -119,6 +122,10 @@ def _read_yaml(path: Path, problems: list[SeedProblem]) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
         problems.append(SeedProblem(_label(path), where, "-", f"is not valid YAML: {error}"))
+    except UnicodeDecodeError as error:
+        problems.append(
+            SeedProblem(_label(path), "file", "-", f"is not UTF-8 text (byte {error.start})")
+        )
     except OSError as error:
         problems.append(SeedProblem(_label(path), "file", "-", f"cannot be read: {error}"))
     return None
@@ -269,6 +276,19 @@ def _schema_problems(data: dict) -> Iterator[tuple[list[str | int], str]]:
             yield path, _schema_message(error)
 
 
+def _nul_problems(value: Any, path: list[str | int]) -> Iterator[list[str | int]]:
+    """Paths of the strings holding a NUL character, which no database column stores."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _nul_problems(item, [*path, key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_problems(item, [*path, index])
+
+
 def _json_path(path: list[str | int]) -> str:
     return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
@@ -315,6 +335,9 @@ def _check_task(
         return None
     found = len(problems)
     for path, message in _schema_problems(data):
+        check.problem(*_where(label, path), message, _json_path(path))
+    for path in _nul_problems(data, []):
+        message = "contains a NUL character (U+0000), which cannot be stored"
         check.problem(*_where(label, path), message, _json_path(path))
 
     taxonomy = data.get("taxonomy", DEFAULT_TAXONOMY)

@@ -13,11 +13,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from audit import trail
+from evalbuilder.downloads import file_response
+from evalbuilder.uploads import refused_upload
 from occupations import attachments, jsonl, markdown, permissions, workflow
 from occupations.forms import (
     AttachmentForm,
@@ -43,14 +46,25 @@ from occupations.models import (
 )
 from occupations.quality import check_version
 
-MAX_IMPORT_BYTES = 20 * 2**20
 
-
-def _task_for(request, slug: str) -> Task:
+def _task_for(request, slug: str, what: str) -> Task:
+    """The task if this user may see it; `what` names the page or file asked for, for the
+    record of a refused look at a held-out task."""
     task = get_object_or_404(Task.objects.select_related("occupation"), slug=slug)
     if not permissions.can_view(request.user, task):
+        if task.is_held_out:
+            trail.record_held_out_access(request, task, what, outcome="denied")
         raise Http404("No such task")
     return task
+
+
+def _record_if_held_out(request, part: Task | TaskVersion | Attachment, what: str) -> None:
+    """Every showing or download of a held-out task's content is recorded; `part` is the
+    task, or the version or attachment shown, and `what` names the page or file."""
+    version = getattr(part, "task_version", part)
+    task = getattr(version, "task", version)
+    if task.is_held_out:
+        trail.record_held_out_access(request, part, what)
 
 
 def _require(allowed: bool) -> None:
@@ -178,7 +192,7 @@ def new_task(request):
 
 @login_required
 def task_detail(request, slug: str):
-    return _task_page(request, _task_for(request, slug))
+    return _task_page(request, _task_for(request, slug, "task page"))
 
 
 def _task_page(request, task: Task, *, review_form=None, comment_form=None, number=None):
@@ -193,6 +207,7 @@ def _task_page(request, task: Task, *, review_form=None, comment_form=None, numb
         and permissions.can_review(user, task)
         and not version.reviews.filter(reviewer=user).exists()
     )
+    _record_if_held_out(request, version, "task page")
     return render(
         request,
         "occupations/task_detail.html",
@@ -235,7 +250,7 @@ def _draft_for_editing(request, task: Task) -> TaskVersion:
 
 @login_required
 def edit_task(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "edit page")
     _require(permissions.can_author(request.user, task))
     version = task.latest_version()
     if request.method != "POST" and version.is_locked:
@@ -267,6 +282,7 @@ def edit_task(request, slug: str):
     else:
         form = VersionForm(initial=VersionForm.initial_for(version))
         rubric = CriterionFormSet(initial=criteria_initial(version), prefix="criteria")
+    _record_if_held_out(request, version, "edit page")
     return render(
         request,
         "occupations/edit_task.html",
@@ -364,7 +380,7 @@ def _submit(request, version: TaskVersion):
 @login_required
 @require_POST
 def new_version(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "new version")
     _require(permissions.can_author(request.user, task))
     try:
         version = workflow.start_new_version(task, user=request.user)
@@ -378,7 +394,7 @@ def new_version(request, slug: str):
 @login_required
 @require_POST
 def review_task(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "review")
     _require(permissions.can_review(request.user, task))
     form = ReviewForm(request.POST)
     if form.is_valid():
@@ -401,7 +417,7 @@ def review_task(request, slug: str):
 @login_required
 @require_POST
 def publish_task(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "publish")
     _require(permissions.can_decide(request.user, task))
     try:
         version = workflow.publish(task, user=request.user)
@@ -415,7 +431,7 @@ def publish_task(request, slug: str):
 @login_required
 @require_POST
 def retire_task(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "retire")
     _require(permissions.can_decide(request.user, task))
     try:
         workflow.retire(task, user=request.user, note=request.POST.get("note", ""))
@@ -429,7 +445,7 @@ def retire_task(request, slug: str):
 @login_required
 @require_POST
 def comment_task(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "comment")
     _require(permissions.can_comment(request.user, task))
     version = get_object_or_404(task.versions, number=_number(request.POST.get("version")))
     form = CommentForm(request.POST, version=version)
@@ -447,7 +463,7 @@ def comment_task(request, slug: str):
 
 @login_required
 def diff_versions(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "diff page")
     numbers = sorted(task.versions.values_list("number", flat=True))
     if len(numbers) < 2:
         raise Http404("Only one version")
@@ -463,6 +479,7 @@ def diff_versions(request, slug: str):
                 difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2)
             )[2:]
             sections.append((name.replace("_", " "), lines))
+    _record_if_held_out(request, task, f"diff page: versions {old.number} and {new.number}")
     return render(
         request,
         "occupations/diff.html",
@@ -487,18 +504,15 @@ def import_tasks(request):
     """Authors upload tasks as JSON Lines; they arrive as drafts in the author's panels."""
     allowed = permissions.authorable_occupations(request.user)
     _require(allowed.exists())
-    form = ImportForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = ImportForm(
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        refused=refused_upload(request, "file"),
+    )
     report, problems = None, []
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
-            form.add_error("file", f"The file is larger than {MAX_IMPORT_BYTES // 2**20} MB.")
-            return render(request, "occupations/import.html", {"form": form})
-        try:
-            lines = upload.read().decode("utf-8").splitlines()
-        except UnicodeDecodeError as error:
-            form.add_error("file", f"The file is not UTF-8 text (byte {error.start}).")
-            return render(request, "occupations/import.html", {"form": form})
+    if posted and form.is_valid():
+        lines = form.cleaned_data["file"]
         dry_run = form.cleaned_data["dry_run"]
         try:
             # Imported for real inside a transaction, so that a dry run checks exactly what a
@@ -533,15 +547,13 @@ def import_tasks(request):
 def export_tasks(request):
     """The tasks the user may read, as JSON Lines; held-out ones only when asked for."""
     include_held_out = request.GET.get("held_out") == "1"
-    lines = jsonl.export_tasks(
-        permissions.visible_tasks(request.user).order_by("slug"),
-        include_held_out=include_held_out,
-    )
-    response = HttpResponse(
-        "".join(f"{line}\n" for line in lines), content_type="application/x-ndjson"
-    )
-    response["Content-Disposition"] = 'attachment; filename="tasks.jsonl"'
-    return response
+    tasks = list(permissions.visible_tasks(request.user).order_by("slug"))
+    lines = jsonl.export_tasks(tasks, include_held_out=include_held_out)
+    content = "".join(f"{line}\n" for line in lines)
+    if include_held_out:
+        # One record per held-out task in the file (public ones are left out).
+        trail.record_held_out_accesses(request, tasks, "export of tasks as JSON Lines")
+    return file_response(content, filename="tasks.jsonl", content_type="application/x-ndjson")
 
 
 # --- attachments ------------------------------------------------------------------------
@@ -550,9 +562,9 @@ def export_tasks(request):
 @login_required
 @require_POST
 def upload_attachment(request, slug: str):
-    task = _task_for(request, slug)
+    task = _task_for(request, slug, "upload attachment")
     version = _draft_for_editing(request, task)
-    form = AttachmentForm(request.POST, request.FILES)
+    form = AttachmentForm(request.POST, request.FILES, refused=refused_upload(request, "file"))
     if form.is_valid():
         try:
             attachment = attachments.add_attachment(
@@ -565,7 +577,7 @@ def upload_attachment(request, slug: str):
         else:
             messages.success(request, f"Attached {attachment.original_name}.")
     else:
-        messages.error(request, "Choose a file to attach.")
+        messages.error(request, " ".join(form.errors["file"]))
     return redirect("occupations:edit", slug=task.slug)
 
 
@@ -573,7 +585,7 @@ def upload_attachment(request, slug: str):
 @require_POST
 def delete_attachment(request, pk: int):
     attachment = get_object_or_404(Attachment.objects.select_related("task_version__task"), pk=pk)
-    task = _task_for(request, attachment.task_version.task.slug)
+    task = _task_for(request, attachment.task_version.task.slug, "delete attachment")
     if _draft_for_editing(request, task) != attachment.task_version:
         raise Http404("The attachment belongs to a frozen version")
     attachments.remove_attachment(attachment)
@@ -584,15 +596,15 @@ def delete_attachment(request, pk: int):
 @login_required
 def download_attachment(request, pk: int):
     attachment = get_object_or_404(Attachment.objects.select_related("task_version__task"), pk=pk)
-    _task_for(request, attachment.task_version.task.slug)
-    response = FileResponse(
-        attachment.file.open("rb"), as_attachment=True, filename=attachment.original_name
+    what = f"download attachment {attachment.pk}"
+    _task_for(request, attachment.task_version.task.slug, what)
+    _record_if_held_out(request, attachment, what)
+    # Uploaded by people outside the team: served as opaque bytes that no browser renders.
+    return file_response(
+        attachment.file.open("rb"),
+        filename=attachment.original_name,
+        content_type="application/octet-stream",
     )
-    # Never let a browser render uploaded content as a page.
-    response["Content-Type"] = "application/octet-stream"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
 
 
 # --- suites -----------------------------------------------------------------------------

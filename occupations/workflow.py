@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from audit import trail
 from occupations import attachments
 from occupations.models import (
     Comment,
@@ -77,6 +78,7 @@ def _update_criteria(version: TaskVersion, criteria: list[CriterionDraft]) -> No
     """Edit the draft's rubric in place, so comments anchored to a criterion keep it."""
     existing = {c.pk: c for c in version.criteria.all()}
     kept = {c.pk for c in criteria if c.pk in existing}
+    # Each removed criterion is recorded as a deletion of its own (post_delete).
     version.criteria.exclude(pk__in=kept).delete()
     # Orders are unique per version: move the kept rows out of the way before renumbering.
     moved = [existing[pk] for pk in kept]
@@ -84,6 +86,7 @@ def _update_criteria(version: TaskVersion, criteria: list[CriterionDraft]) -> No
         criterion.order += 10_000
     RubricCriterion.objects.bulk_update(moved, ["order"])
     changed, added = [], []
+    edited = 0
     for order, draft in enumerate(criteria, 1):
         values = {
             "order": order,
@@ -94,13 +97,17 @@ def _update_criteria(version: TaskVersion, criteria: list[CriterionDraft]) -> No
         }
         if draft.pk in kept:
             criterion = existing[draft.pk]
+            before = {name: getattr(criterion, name) for name in values}
+            before["order"] -= 10_000  # undo the move out of the way above
             for name, value in values.items():
                 setattr(criterion, name, value)
             changed.append(criterion)
+            edited += before != values
         else:
             added.append(RubricCriterion(task_version=version, **values))
     RubricCriterion.objects.bulk_update(changed, ["order", "text", "points", "tag", "critical"])
     RubricCriterion.objects.bulk_create(added)
+    trail.record_rubric_change(version, added=len(added), changed=edited)
 
 
 # Saves by one person within this window are one entry in the history, so autosaves do not
@@ -308,7 +315,11 @@ def publish(task: Task, *, user) -> TaskVersion:
     if task.status != Task.Status.APPROVED:
         raise WorkflowError("Only an approved task can be published.")
     version = task.latest_version()
-    TaskVersion.objects.filter(pk=version.pk).update(published_at=timezone.now())
+    published_at = timezone.now()
+    TaskVersion.objects.filter(pk=version.pk).update(published_at=published_at)
+    before = None if version.published_at is None else version.published_at.isoformat()
+    trail.record_transition(version, "published_at", before, published_at.isoformat())
+    version.published_at = published_at
     task.published_version = version
     task.status = Task.Status.PUBLISHED
     task.save(update_fields=["published_version", "status", "updated_at"])

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Min, QuerySet
 from django.utils import timezone
 
+from evalbuilder.forms import RecordsField
 from graders.models import Grader
 from occupations.models import Suite, Taxonomy
 from reports.models import Release, TaskResult
@@ -59,7 +60,7 @@ class GraderChoiceField(forms.ModelChoiceField):
         return f"{obj.label} ({obj.prompt_version}{retired})"
 
 
-class ModelsField(forms.ModelMultipleChoiceField):
+class ModelsField(RecordsField):
     widget = forms.CheckboxSelectMultiple
 
     def label_from_instance(self, obj: ModelEndpoint) -> str:

@@ -15,11 +15,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.cache import cache
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_POST
 
+from evalbuilder.downloads import file_response, not_modified
 from reports import exports, releases
 from reports.exports.base import ExportFile, cell
 from reports.exports.dcat import catalogue_record
@@ -337,7 +337,7 @@ def release_discard(request: HttpRequest, identifier: str) -> HttpResponse:
     return redirect("reports:release_list")
 
 
-def release_download(request: HttpRequest, identifier: str, fmt: str) -> HttpResponse:
+def release_download(request: HttpRequest, identifier: str, fmt: str) -> HttpResponseBase:
     """The release in one format. An approved release never changes, so its files are
     built once, kept in the cache, and answered 304 to a browser that already has them;
     a draft is built afresh each time and kept by no one."""
@@ -345,27 +345,32 @@ def release_download(request: HttpRequest, identifier: str, fmt: str) -> HttpRes
     if fmt not in exports.FORMATS or not release.is_prepared:
         raise Http404("No such format, or no figures yet.")
     if not release.is_approved:
-        response = _file_response(exports.build(release, fmt), fmt)
-        response["Cache-Control"] = "private, no-store"
-        return response
+        return _file_response(exports.build(release, fmt), fmt, public=False)
     etag = f'"{release.checksum}-{fmt}"'
-    not_modified = get_conditional_response(request, etag=etag)
-    if not_modified is not None:
-        not_modified["ETag"] = etag
-        return not_modified
+    unchanged = not_modified(request, etag, public=True)
+    if unchanged is not None:
+        return unchanged
     key = f"release-file:{release.identifier}:{release.checksum}:{fmt}"
     file = cache.get(key)
     if file is None:
         file = exports.build(release, fmt)
         cache.set(key, file, settings.REPORTS_CACHE_SECONDS)
-    response = _file_response(file, fmt)
-    response["ETag"] = etag
-    return response
+    return _file_response(file, fmt, public=True, etag=etag)
 
 
-def _file_response(file: ExportFile, fmt: str) -> HttpResponse:
-    """The file as a download: the printable report opens in the browser, the rest save."""
-    response = HttpResponse(file.data, content_type=file.content_type)
-    disposition = "inline" if fmt in ("html", "pdf") else "attachment"
-    response["Content-Disposition"] = f'{disposition}; filename="{file.filename}"'
-    return response
+PAGE_FORMATS = frozenset({"html"})
+"""Formats read in the browser: the printable report, one of our own HTML documents. The
+PDF is saved: a browser's PDF viewer does not run under the sandbox every download gets."""
+
+
+def _file_response(
+    file: ExportFile, fmt: str, *, public: bool, etag: str | None = None
+) -> HttpResponseBase:
+    return file_response(
+        file.data,
+        filename=file.filename,
+        content_type=file.content_type,
+        public=public,
+        page=fmt in PAGE_FORMATS,
+        etag=etag,
+    )

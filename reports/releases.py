@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from audit import trail
 from graders.models import Grader
 from graders.validation import latest_validation, release_gate
 from occupations.models import Occupation, Suite, Task, Taxonomy
@@ -785,12 +786,16 @@ def fill_release(release: Release) -> Release:
     with selectors.uncached():
         figures = compute_figures(filters, min_tasks=min_tasks)
     if not figures.tables["models"]:
-        Release.objects.filter(pk=release.pk, status=Release.Status.PREPARING).update(
+        failed = Release.objects.filter(pk=release.pk, status=Release.Status.PREPARING).update(
             status=Release.Status.FAILED,
             preparation_error="None of these models has graded results on this suite with "
             "this grader in the classification chosen: run and grade them first.",
         )
         release.refresh_from_db()
+        if failed:
+            trail.record_transition(
+                release, "status", "preparing", "failed", fields=["preparation_error"]
+            )
         return release
     counts = apply_disclosure_control(figures, min_tasks)
     index_min_tasks = max(min_tasks, selectors.MIN_TASKS)
@@ -852,6 +857,9 @@ def approve(release: Release, user) -> Release:
         release_date=timezone.localdate(now),
     )
     locked.refresh_from_db()
+    trail.record_transition(
+        locked, "status", "draft", "approved", fields=["approved_by", "approved_at", "release_date"]
+    )
     return locked
 
 

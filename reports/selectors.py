@@ -130,6 +130,8 @@ class ReportFilters:
         suite_pk = primary_key(query.get("suite"))
         suite = Suite.objects.filter(pk=suite_pk).first() if suite_pk is not None else None
         asked = getlist("family") if getlist else ([query["family"]] if "family" in query else [])
+        # A NUL names nothing stored, and PostgreSQL refuses to compare one.
+        asked = [family for family in asked if "\x00" not in family]
         families: tuple[str, ...] = ()
         if asked:
             known = set(

@@ -10,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from evalbuilder.forms import RecordsField
 from occupations.models import Suite
 from runs.cron import parse_cron
 from runs.models import ModelEndpoint, Schedule
@@ -50,7 +51,7 @@ class SuiteChoiceField(forms.ModelChoiceField):
         return f"{obj.name} ({obj.slug})"
 
 
-class EndpointsField(forms.ModelMultipleChoiceField):
+class EndpointsField(RecordsField):
     widget = forms.CheckboxSelectMultiple
 
     def label_from_instance(self, obj: ModelEndpoint) -> str:

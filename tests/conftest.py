@@ -1,11 +1,18 @@
 import datetime
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from celery import current_app
 from django.core.cache import cache
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from evalbuilder import mfa
 from evalbuilder.broker import filesystem_transport_options
 from graders.models import Grader
 from occupations.models import Suite, Task
@@ -43,6 +50,44 @@ def fast_tests(settings):
     settings.EVALBUILDER_REQUIRE_CALIBRATION = False
     settings.EVALBUILDER_RETRY_BASE_DELAY = 0.01
     settings.EVALBUILDER_RETRY_MAX_DELAY = 0.05
+
+
+class SignedInClient(Client):
+    """A test client whose force_login also passes the one-time-code step for users who
+    have it, as if they had typed a code, so that tests of pages need not."""
+
+    def force_login(self, user, backend=None) -> None:
+        super().force_login(user, backend)
+        if mfa.pending_step(user) is None:
+            return
+        device = mfa.app_device(user) or TOTPDevice.objects.create(
+            user=user, name=mfa.APP_DEVICE_NAME, confirmed=True
+        )
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+
+@pytest.fixture
+def client() -> SignedInClient:
+    """pytest-django's client, signing in past the code step (SignedInClient)."""
+    return SignedInClient()
+
+
+@pytest.fixture
+def app_code() -> Callable[[TOTPDevice], str]:
+    """What an authenticator app shows for a device now, or the next code when this one
+    was used already (a device accepts each 30-second code once, and the one after it)."""
+
+    def code_for(device: TOTPDevice) -> str:
+        device.refresh_from_db()
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        totp.time = time.time()
+        if totp.t() <= device.last_t:
+            totp.time += device.step * (device.last_t + 1 - totp.t())
+        return str(totp.token()).zfill(device.digits)
+
+    return code_for
 
 
 @pytest.fixture

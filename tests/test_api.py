@@ -518,3 +518,10 @@ def test_no_held_out_task_content_appears_in_any_api_answer(
             assert secret not in body, (url, secret)
         scanned += 1
     assert scanned == len(urls)
+
+
+def test_a_filter_value_with_a_nul_character_is_ignored_like_any_unknown_value(client, seeded):
+    # PostgreSQL cannot compare text holding a NUL character: the value must not reach it.
+    response = client.get("/api/national/", {"family": ["Aster\x00", "\x00"]})
+    assert response.status_code == 200
+    assert response.json()["filters"]["families"] == []

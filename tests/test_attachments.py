@@ -1,6 +1,7 @@
 """What an expert sees when attaching input material to a task version."""
 
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -9,8 +10,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.db import transaction
 from openpyxl import Workbook
 
+from audit.models import AuditEvent
 from occupations import attachments
 from occupations.attachments import AttachmentError, add_attachment, copy_attachments
 from occupations.models import Attachment, LockedVersionError, Task, TaskVersion
@@ -23,16 +26,18 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 # --- files built here, so that no binary lives in the repository --------------------------
 
 
-def make_pdf(text: str) -> bytes:
-    """A one-page PDF showing one line of text in Helvetica, with a correct cross-reference."""
+def make_pdf(text: str, catalog: bytes = b"", extra_objects: tuple[bytes, ...] = ()) -> bytes:
+    """A one-page PDF showing one line of text in Helvetica, with a correct cross-reference;
+    `catalog` adds entries to its catalog, `extra_objects` become objects 6, 7, ..."""
     stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode()
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog + b" >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
         b"/Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        *extra_objects,
     ]
     pdf = bytearray(b"%PDF-1.4\n")
     offsets = []
@@ -190,7 +195,7 @@ def test_the_type_comes_from_the_content_not_the_name(draft, expert):
 
     assert attachment.kind == "pdf"
     assert attachment.original_name == "minutes.docx"
-    assert attachment.file.name.endswith("/minutes.pdf")  # never served under a false extension
+    assert attachment.file.name.endswith(".pdf")  # never served under a false extension
 
 
 def test_a_csv_with_ragged_rows_is_kept_as_plain_text(draft, expert):
@@ -199,15 +204,22 @@ def test_a_csv_with_ragged_rows_is_kept_as_plain_text(draft, expert):
     assert attachment.kind == "txt"
 
 
-def test_a_strange_file_name_is_made_safe_for_storage_and_kept_for_display(draft, expert):
+def test_a_strange_file_name_is_made_safe_for_display_and_never_reaches_the_disk(draft, expert):
     name = "../../etc/" + "Q3 report (final)!" * 10 + ".txt"
     attachment = add_attachment(draft, upload(name, b"Figures attached."), expert)
 
     stored = Path(attachment.file.name)
     assert stored.parent.as_posix().startswith("attachments/")
-    assert ".." not in attachment.file.name and " " not in stored.name
-    assert len(stored.name) <= attachments.MAX_STORED_STEM + len(".txt")
+    assert re.fullmatch(r"[0-9a-f]{32}\.txt", stored.name)  # generated, with the sniffed type
     assert attachment.original_name == "Q3 report (final)!" * 10 + ".txt"
+
+
+def test_two_files_with_the_same_name_are_stored_apart(draft, expert):
+    first = add_attachment(draft, upload("notes.txt", b"First."), expert)
+    second = add_attachment(draft, upload("notes.txt", b"Second."), expert)
+
+    assert first.file.name != second.file.name
+    assert [first.original_name, second.original_name] == ["notes.txt", "notes.txt"]
 
 
 def test_long_extracted_text_is_truncated_with_a_note(draft, expert):
@@ -242,6 +254,15 @@ def zip_of(members: dict[str, bytes]) -> bytes:
         ("report.pdf", b"<!DOCTYPE html><html><body>Hi</body></html>", "web page"),
         ("report.pdf", b"  <script>alert(1)</script>", "web page"),
         ("drawing.txt", b'<?xml version="1.0"?><svg></svg>', "web page or XML"),
+        ("drawing.svg", b'<svg onload="alert(1)" xmlns="http://www.w3.org/2000/svg"/>', "web page"),
+        (
+            "drawing.txt",
+            b'<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "x"><svg><script>x</script></svg>',
+            "web page",
+        ),
+        ("page.csv", "\ufeff\n  <iframe src=x>".encode(), "web page"),
+        ("formula.txt", b"<math><maction actiontype=statusline>x</maction></math>", "web page"),
+        ("macho.pdf", b"\xcf\xfa\xed\xfe\x07\x00\x00\x01" + bytes(24), "a program"),
         ("setup.txt", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff", "a program"),
         ("tool.txt", b"\x7fELF\x02\x01\x01\x00", "a program"),
         ("photos.docx", zip_of({"a.jpg": JPEG}), "ZIP archive"),
@@ -273,6 +294,60 @@ def test_a_file_that_is_not_accepted_is_refused_by_name_and_nothing_is_written(
     assert str(refusal.value).startswith(f"{name}: ")
     assert complaint in str(refusal.value)
     assert_nothing_written(media_root)
+
+
+PAGE_ACTION = b"/OpenAction [3 0 R /Fit]"  # opens on page 1, fitted: harmless and common
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "complaint"),
+    [
+        (
+            "photo.png",
+            make_png() + zip_of({"index.html": b"<script>x</script>"}),
+            "PNG file has a ZIP archive hidden in it",
+        ),
+        ("brief.pdf", make_pdf("Hi") + zip_of({"a.txt": b"x"}), "PDF file has a ZIP archive"),
+        ("scan.jpg", JPEG[:-2] + b"<script>alert(1)</script>" + JPEG[-2:], "script hidden"),
+        ("photo.png", make_png() + b"<html><body onload=x>", "web page or script hidden"),
+        (
+            "brief.pdf",
+            make_pdf("Hi", b"/OpenAction 6 0 R", (b"<< /S /JavaScript /JS (app.alert(1)) >>",)),
+            "PDF contains scripts",
+        ),
+        (
+            "brief.pdf",
+            make_pdf(
+                "Hi",
+                b"/Names << /JavaScript 6 0 R >>",
+                (b"<< /Names [(run) 7 0 R] >>", b"<< /S /JavaScript /JS (x) >>"),
+            ),
+            "PDF contains scripts",
+        ),
+        # Names written with #-escapes are the same names to a PDF reader.
+        ("brief.pdf", make_pdf("Hi", b"/OpenAction << /S /J#61vaScript /J#53 (x) >>"), "scripts"),
+        (
+            "brief.pdf",
+            make_pdf("Hi", b"/OpenAction << /S /Launch /F (calc.exe) >>"),
+            "actions that start programs",
+        ),
+    ],
+)
+def test_a_file_that_is_two_things_at_once_or_runs_code_is_refused(
+    draft, expert, media_root, name, data, complaint
+):
+    with pytest.raises(AttachmentError) as refusal:
+        add_attachment(draft, upload(name, data), expert)
+
+    assert str(refusal.value).startswith(f"{name}: ")
+    assert complaint in str(refusal.value)
+    assert_nothing_written(media_root)
+
+
+def test_a_pdf_with_an_ordinary_opening_view_is_accepted(draft, expert):
+    attachment = add_attachment(draft, upload("brief.pdf", make_pdf("Hi", PAGE_ACTION)), expert)
+
+    assert attachment.kind == "pdf"
 
 
 def test_a_file_one_byte_over_the_limit_is_refused(settings, draft, expert, media_root):
@@ -319,7 +394,7 @@ def test_a_docx_that_unpacks_to_too_much_is_refused(settings, draft, expert, med
     bomb = make_docx({"word/media/zeros.bin": bytes(4 * 1024 * 1024)})
     assert len(bomb) < 100 * 1024  # small on the way in
 
-    with pytest.raises(AttachmentError, match=r"^bomb\.docx: .*unpacks to more than 1\.0 MB"):
+    with pytest.raises(AttachmentError, match=r"^bomb\.docx: .*unpacks to more than 1 MB"):
         add_attachment(draft, upload("bomb.docx", bomb), expert)
 
     assert_nothing_written(media_root)
@@ -362,6 +437,143 @@ def test_an_archive_with_thousands_of_parts_is_refused(draft, expert, media_root
         add_attachment(draft, upload("crowded.docx", crowded), expert)
 
     assert_nothing_written(media_root)
+
+
+def test_a_lying_size_is_caught_by_the_bytes_and_refused_as_damaged(settings, draft, expert):
+    settings.EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES = 1024 * 1024
+    liar = understate_unpacked_size(
+        make_xlsx_with({"xl/media/zeros.bin": bytes(4 * 1024 * 1024)}),
+        "xl/media/zeros.bin",
+        claimed=100,
+    )
+
+    with pytest.raises(AttachmentError, match=r"^liar\.xlsx: this file is damaged"):
+        add_attachment(draft, upload("liar.xlsx", liar), expert)
+
+
+def make_xlsx_with(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(make_xlsx())) as original,
+        zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as copy,
+    ):
+        for item in original.infolist():
+            copy.writestr(item, original.read(item))
+        for name, data in members.items():
+            copy.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_of_zips_is_refused_without_unpacking_the_inner_ones(draft, expert, media_root):
+    inner = zip_of({"zeros.bin": bytes(4 * 1024 * 1024)})
+    nested = zip_of({f"layer{n}.zip": inner for n in range(16)})
+
+    with pytest.raises(AttachmentError, match=r"^nested\.xlsx: .*ZIP archive, not a Word"):
+        add_attachment(draft, upload("nested.xlsx", nested), expert)
+
+    assert_nothing_written(media_root)
+
+
+def test_a_word_file_holding_a_chart_workbook_is_accepted(draft, expert):
+    report = make_docx({"word/embeddings/Microsoft_Excel_Worksheet.xlsx": make_xlsx()})
+
+    assert add_attachment(draft, upload("report.docx", report), expert).kind == "docx"
+
+
+def test_an_archive_bomb_inside_a_word_file_counts_against_the_same_limit(
+    settings, draft, expert, media_root
+):
+    settings.EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES = 1024 * 1024
+    bomb = zip_of({"zeros.bin": bytes(4 * 1024 * 1024)})
+    report = make_docx({"word/embeddings/chart.xlsx": bomb})
+    assert len(report) < 50 * 1024  # small on the way in, and small where it is stored
+
+    with pytest.raises(AttachmentError, match=r"^report\.docx: .*unpacks to more than 1 MB"):
+        add_attachment(draft, upload("report.docx", report), expert)
+
+    assert_nothing_written(media_root)
+
+
+def test_archives_nested_three_deep_are_refused(draft, expert, media_root):
+    innermost = zip_of({"note.txt": b"hello"})
+    middle = zip_of({"inner.zip": innermost})
+    report = make_docx({"word/embeddings/object.bin": middle})
+
+    with pytest.raises(AttachmentError, match=r"^deep\.docx: .*archive inside an archive"):
+        add_attachment(draft, upload("deep.docx", report), expert)
+
+    assert_nothing_written(media_root)
+
+
+def billion_laughs(encoding: str) -> bytes:
+    """A document.xml whose DTD nests entities, each ten of the one before: a few hundred
+    bytes that expand to 30,000 characters here, and to gigabytes with a few more levels."""
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 5)
+    )
+    document = (
+        f'<?xml version="1.0" encoding="{encoding}"?>'
+        f"<!DOCTYPE w:document [{entities}]>"
+        f'<w:document xmlns:w="{W}"><w:body><w:p><w:r><w:t>&lol4;</w:t></w:r></w:p>'
+        "</w:body></w:document>"
+    )
+    return document.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["UTF-16", "UTF-16BE", "UTF-8"])
+def test_a_word_file_declaring_entities_is_refused_in_any_encoding(
+    draft, expert, media_root, encoding
+):
+    laughs = billion_laughs(encoding)
+    assert b"<!DOCTYPE" not in laughs or encoding == "UTF-8"  # no byte search finds it
+    bomb = zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": laughs})
+
+    with pytest.raises(AttachmentError, match=r"^laughs\.docx: .*declares XML entities"):
+        add_attachment(draft, upload("laughs.docx", bomb), expert)
+
+    assert_nothing_written(media_root)
+
+
+def test_a_word_file_saved_as_utf16_without_a_dtd_is_read():
+    document = (
+        f'<?xml version="1.0" encoding="UTF-16"?><w:document xmlns:w="{W}"><w:body>'
+        "<w:p><w:r><w:t>Inspect the north wall</w:t></w:r></w:p></w:body></w:document>"
+    ).encode("utf-16")
+    report = zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": document})
+
+    assert attachments.extract_text("docx", report) == "Inspect the north wall"
+
+
+def test_an_entity_in_an_xml_part_under_another_name_is_refused(draft, expert, media_root):
+    # A reader finds parts through the package's relationships, whatever they are called.
+    hidden = make_docx({"word/styles.dat": billion_laughs("UTF-16")})
+
+    with pytest.raises(AttachmentError, match=r"^styles\.docx: .*declares XML entities"):
+        add_attachment(draft, upload("styles.docx", hidden), expert)
+
+
+def test_a_legacy_drawing_that_is_not_well_formed_xml_is_accepted(draft, expert):
+    # Office writes VML drawings with unclosed tags; they declare nothing, so they pass.
+    drawing = b'<xml xmlns:v="urn:schemas-microsoft-com:vml"><v:shape><br></v:shape></xml>'
+    report = make_docx({"word/drawings/vmlDrawing1.vml": drawing})
+
+    assert add_attachment(draft, upload("report.docx", report), expert).kind == "docx"
+
+
+def test_the_text_of_a_long_word_file_is_read_only_up_to_the_limit_and_marked(draft, expert):
+    paragraph = "<w:p><w:r><w:t>Check every anchor bolt on level two.</w:t></w:r></w:p>"
+    count = attachments.MAX_EXTRACTED_CHARS // 30
+    document = (
+        f'<?xml version="1.0"?><w:document xmlns:w="{W}"><w:body>'
+        f"{paragraph * count}</w:body></w:document>"
+    ).encode()
+    long_report = zip_of({"[Content_Types].xml": b"<Types/>", "word/document.xml": document})
+
+    text = add_attachment(draft, upload("long.docx", long_report), expert).extracted_text
+
+    assert text.startswith("Check every anchor bolt on level two.\nCheck every")
+    assert len(text) < attachments.MAX_EXTRACTED_CHARS + 200
+    assert text.endswith("characters are kept.]")
 
 
 def test_extract_text_names_the_file_when_it_cannot_read_it():
@@ -483,3 +695,58 @@ def test_copying_onto_a_submitted_version_is_refused(draft, expert, media_root):
 
     assert stored_files(media_root) == files_before
     assert not submitted.attachments.exists()
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+
+def attachment_events() -> list[tuple[str, str, str, dict]]:
+    return [
+        (event.action, event.target_id, event.target_label, event.details)
+        for event in AuditEvent.objects.filter(target_type="occupations.attachment").order_by("pk")
+    ]
+
+
+def test_adding_copying_and_removing_attachments_is_in_the_audit_trail_without_file_names(
+    draft, expert, media_root, django_capture_on_commit_callbacks
+):
+    draft.task.visibility = Task.Visibility.HELD_OUT
+    draft.task.save()
+    secret = "bridge-collapse-lawsuit.txt"
+    added = add_attachment(draft, upload(secret, b"Site notes"), expert)
+    draft.lock()
+    new_draft = TaskVersion.objects.create(
+        task=draft.task,
+        number=100,
+        instructions="x",
+        deliverable="y",
+        estimated_minutes=10,
+        reference_solution="z",
+    )
+    (copy,) = copy_attachments(draft, new_draft)
+    copy_pk = copy.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        attachments.remove_attachment(copy)
+
+    assert attachment_events() == [
+        ("create", str(added.pk), f"attachment #{added.pk}", {"version": 99, "kind": "txt"}),
+        (
+            "create",
+            str(copy_pk),
+            f"attachment #{copy_pk}",
+            {"version": 100, "kind": "txt", "copied_from_version": 99},
+        ),
+        ("delete", str(copy_pk), f"attachment #{copy_pk}", {"version": 100, "kind": "txt"}),
+    ]
+    assert not AuditEvent.objects.filter(target_label__contains="lawsuit").exists()
+    assert all("lawsuit" not in event.details_text for event in AuditEvent.objects.all())
+
+
+def test_a_refused_attachment_leaves_no_event(draft, expert, media_root):
+    with pytest.raises(AttachmentError):
+        add_attachment(draft, upload("empty.txt", b""), expert)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        add_attachment(draft, upload("notes.txt", b"Some notes"), expert)
+        raise RuntimeError("the caller's transaction fails later")
+
+    assert attachment_events() == []

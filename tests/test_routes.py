@@ -1,22 +1,31 @@
-"""Every route of the application, as every role: the allowed and the denied answers.
+"""Every route of the site, as every role: the allowed and the denied answers.
 
-The table names every route of the project's apps. A route added without a row here
-fails the sweep, so no page ships without a rule. Django's own admin and account pages
-are left to Django.
+Every URL pattern the resolver holds has a rule, and a pattern added without one fails
+the sweep, so no page ships without a rule: the table below names every route outside
+Django's admin site (the project's apps, the two-step sign-in pages, the audit trail and
+Django's account pages), and one rule covers every pattern of the admin site. The API's
+OpenAPI schema and the table agree: every documented operation has a row, and every API
+row that is an operation is documented.
 """
 
 import datetime
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 
 import pytest
-from django.db import transaction
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 from graders import experts as expert_grading
 from graders import validation
 from graders.models import ExpertQueueItem, Grader
 from occupations import attachments, workflow
-from occupations.models import Occupation, Panel, PanelMembership, Suite
+from occupations.models import Occupation, Panel, PanelMembership, Suite, Task
 from reports import releases
 from reports.models import Release
 from reports.release_tables import TABLES
@@ -28,7 +37,9 @@ from tests.authoring import make_user, make_world, publish_through_review, write
 pytestmark = pytest.mark.django_db
 
 ROLES = ("anonymous", "author_a", "author_b", "reviewer_a", "operator", "analyst", "admin")
-OWN_APPS = {"reports", "occupations", "runs", "graders", "api"}
+OWN_APPS = {"reports", "occupations", "runs", "graders", "api", "mfa", "audit"}
+ADMIN = "admin"
+"""The namespace of Django's admin site, whose patterns share one rule (admin_answer)."""
 
 
 @dataclass(frozen=True)
@@ -115,31 +126,131 @@ TABLE: dict[str, Route] = {
     "api:model": Route("GET", (404, 404, 404, 404, 404, 404, 404)),
     "api:schema": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
     "api:docs": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    # Two-step sign-in. Operators and admins have an app (the test client passes their code
+    # step), so the set-up page sends them on; new recovery codes and removing the app both
+    # need a code, so a POST without one shows the form again.
+    "mfa:manage": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
+    "mfa:verify": Route("GET", (302, 302, 302, 302, 302, 302, 302)),
+    "mfa:setup": Route("GET", (302, 200, 200, 200, 302, 200, 302)),
+    "mfa:recovery_codes": Route("POST", (302, 302, 302, 302, 200, 302, 200)),
+    "mfa:remove": Route("POST", (302, 302, 302, 302, 200, 302, 200)),
+    # The audit trail is for administrators alone.
+    "audit:events": Route("GET", (302, 403, 403, 403, 403, 403, 200)),
+    "audit:export": Route("GET", (302, 403, 403, 403, 403, 403, 200)),
+    # Django's account pages: signing in and resetting a password are open to everyone;
+    # changing one needs a signed-in person. The reset link of the sweep is not valid, so
+    # its page says so (200) rather than asking for a new password.
+    "login": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "logout": Route("POST", (302, 302, 302, 302, 302, 302, 302)),
+    "password_change": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
+    "password_change_done": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
+    "password_reset": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "password_reset_done": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "password_reset_confirm": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "password_reset_complete": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
 }
 
+API_PAGES = {"api:index", "api:schema", "api:docs"}
+"""API routes that are pages about the API rather than operations of it: not in its schema."""
 
-def project_routes() -> set[str]:
-    names = set()
 
-    def walk(patterns, namespace):
+@dataclass(frozen=True)
+class Endpoint:
+    """One URL pattern, as the resolver holds it."""
+
+    key: str
+    """'namespace:name', a bare name (Django's account pages), or the route of an unnamed
+    pattern: what a rule is filed under."""
+    namespace: str | None
+    route: str
+    """The whole route from the site's root, as ResolverMatch.route gives it."""
+    callback: Callable
+
+
+def endpoints() -> list[Endpoint]:
+    """Every pattern of the URLconf, named or not, in every namespace."""
+    found = []
+
+    def walk(patterns, prefix: str, namespace: str | None) -> None:
         for entry in patterns:
+            pattern = str(entry.pattern).removeprefix("^")
             if isinstance(entry, URLResolver):
-                walk(entry.url_patterns, entry.namespace or namespace)
-            elif isinstance(entry, URLPattern) and entry.name and namespace in OWN_APPS:
-                names.add(f"{namespace}:{entry.name}")
+                inner = entry.namespace or namespace
+                if entry.namespace and namespace:
+                    inner = f"{namespace}:{entry.namespace}"
+                walk(entry.url_patterns, prefix + pattern, inner)
+            elif isinstance(entry, URLPattern):
+                route = prefix + pattern
+                if entry.name is None:
+                    key = route
+                else:
+                    key = f"{namespace}:{entry.name}" if namespace else entry.name
+                found.append(Endpoint(key, namespace, route, entry.callback))
 
-    walk(get_resolver().url_patterns, None)
-    return names
+    walk(get_resolver().url_patterns, "", None)
+    return found
+
+
+PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>[^()]*\)")
+
+
+def fill(route: str, values: dict[str, str]) -> str:
+    """The address of a route with each parameter, path converter or regex group, replaced
+    by its value."""
+    path = PARAMETER.sub(lambda m: values[m.group(1) or m.group(2)], route)
+    return "/" + path.removesuffix("$")
 
 
 def test_every_route_has_a_rule():
-    assert project_routes() == set(TABLE)
+    """A pattern without a rule, named or not, anywhere outside the admin site, fails; so
+    does a rule left behind by a route that is gone."""
+    found = {e.key for e in endpoints() if e.namespace != ADMIN}
+    assert found - set(TABLE) == set(), "routes without a rule"
+    assert set(TABLE) - found == set(), "rules of routes that are gone"
+    # Each rule of the project's apps is filed under its own namespace.
+    assert {key.split(":")[0] for key in TABLE if ":" in key} == OWN_APPS
+
+
+def test_every_operation_of_the_api_schema_has_a_rule_and_every_api_route_is_documented(client):
+    response = client.get(reverse("api:schema"), {"format": "json"})
+    assert response.status_code == 200
+    documented = set()
+    for path, operations in response.json()["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            match = resolve(documented_address(path, operation.get("parameters", [])))
+            assert match.view_name in TABLE, f"{method.upper()} {path}: no rule"
+            assert TABLE[match.view_name].method == method.upper(), f"{method.upper()} {path}"
+            documented.add(match.view_name)
+    api_routes = {key for key in TABLE if key.startswith("api:")}
+    assert api_routes - API_PAGES - documented == set(), "API routes missing from the schema"
+    assert documented & API_PAGES == set()
+
+
+def documented_address(path: str, parameters: list[dict]) -> str:
+    """A schema path with each path parameter replaced by a value its converter accepts."""
+    values = {}
+    for parameter in parameters:
+        if parameter["in"] == "path":
+            schema = parameter["schema"]
+            if "enum" in schema:
+                values[parameter["name"]] = str(schema["enum"][0])
+            else:
+                values[parameter["name"]] = "1" if schema.get("type") == "integer" else "a-slug"
+    return re.sub(r"{(\w+)}", lambda m: values[m.group(1)], path)
 
 
 @pytest.fixture
 def world(seeded, settings, tmp_path, make_endpoint):
-    """A held-out task in review (v2, after a published v1) and a public draft with a file."""
     settings.MEDIA_ROOT = tmp_path
+    return build_world(make_endpoint)
+
+
+def build_world(make_endpoint) -> tuple[dict, dict, dict]:
+    """A held-out task in review (v2, after a published v1) and a public draft with a file,
+    a run, a schedule, graders, expert grading and releases: (users, the URL kwargs of each
+    route, the data each POST route is sent)."""
     world = make_world()
     users = world.users
     reviewers = [users["reviewer_a"], users["reviewer_a2"]]
@@ -205,6 +316,7 @@ def world(seeded, settings, tmp_path, make_endpoint):
             "api:release_table": {"identifier": draft.identifier, "table_id": "national"},
             "api:category": {"pk": Occupation.objects.get(code="23-0000").pk},
             "api:model": {"slug": model.slug},
+            "password_reset_confirm": {"uidb64": "MQ", "token": "not-a-reset-token"},
         }
     )
     kwargs.update(
@@ -300,22 +412,108 @@ def release_world(analyst, suite, grader, model) -> tuple[Release, Release]:
     return made[0], made[1]
 
 
+def address(endpoint: Endpoint, kwargs: dict | None) -> str:
+    """The endpoint's address: reversed by name, or filled in for an unnamed pattern."""
+    if endpoint.key == endpoint.route:
+        return fill(endpoint.route, kwargs or {})
+    return reverse(endpoint.key, kwargs=kwargs)
+
+
+class Visitor:
+    """A test client as one role; each request's effects are undone, the session included,
+    so every request meets the same world and a sign-out does not carry over."""
+
+    def __init__(self, client, user) -> None:
+        self.client = client
+        if user is not None:
+            client.force_login(user)
+        self.cookies = {name: morsel.value for name, morsel in client.cookies.items()}
+        self.queries: list[dict] = []
+        """The SQL of the last request, before it was undone."""
+
+    def request(self, method: str, url: str, data: dict | None = None):
+        try:
+            with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+                if method == "GET":
+                    response = self.client.get(url)
+                else:
+                    response = self.client.post(url, data or {})
+                transaction.set_rollback(True)
+        finally:
+            self.client.cookies = SimpleCookie(self.cookies)
+        self.queries = captured.captured_queries
+        return response
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_gets_the_answer_its_rule_gives(client, world, role):
     users, kwargs, post_data = world
-    if role != "anonymous":
-        client.force_login(users[role])
+    visitor = Visitor(client, None if role == "anonymous" else users[role])
+    by_key = {e.key: e for e in endpoints()}
     wrong = []
     for name, route in TABLE.items():
-        url = reverse(name, kwargs=kwargs.get(name))
-        # Each request's effects are undone, so every route sees the same world.
-        with transaction.atomic():
-            if route.method == "GET":
-                response = client.get(url)
-            else:
-                response = client.post(url, post_data.get(name, {}))
-            transaction.set_rollback(True)
+        url = address(by_key[name], kwargs.get(name))
+        response = visitor.request(route.method, url, post_data.get(name))
         expected = route.answers[ROLES.index(role)]
         if response.status_code != expected:
             wrong.append(f"{name}: {response.status_code}, expected {expected}")
     assert not wrong, f"as {role}:\n" + "\n".join(wrong)
+
+
+def admin_values(route: str) -> dict[str, str]:
+    """Plausible values for the parameters of an admin route: the id of an existing row of
+    the route's model (or 1 where it has none), an app of the site, a page it lacks."""
+    model = None
+    if found := re.match(r"admin/(\w+)/(\w+)/", route):
+        try:
+            model = apps.get_model(found.group(1), found.group(2))
+        except LookupError:
+            model = None
+    row = (model or Task).objects.order_by("pk").first()
+    object_id = str(row.pk) if row is not None else "1"
+    return {
+        "object_id": object_id,
+        "id": object_id,
+        "pk": object_id,
+        "app_label": "occupations",
+        "content_type_id": str(ContentType.objects.get_for_model(Task).pk),
+        "url": "no-such-page/",
+    }
+
+
+def admin_answer(role: str, endpoint: Endpoint, response) -> str | None:
+    """What is wrong with the admin site's answer, if anything. Only administrators get in:
+    everyone else is sent to the admin's sign-in (or refused), and never shown a page but
+    that sign-in form; administrators may be refused a page or sent on, never a server
+    error."""
+    if role == "admin":
+        return (
+            f"{response.status_code} for an administrator" if response.status_code >= 500 else None
+        )
+    if endpoint.key == "admin:login":
+        return None if response.status_code == 200 else f"{response.status_code}, expected 200"
+    if response.status_code in (403, 404):
+        return None
+    if response.status_code == 302:
+        target = response["Location"]
+        allowed = (reverse("admin:login"), reverse("admin:index"))
+        return None if target.startswith(allowed) else f"redirected to {target}"
+    return f"{response.status_code} for {role}"
+
+
+def test_only_administrators_get_into_any_page_of_the_admin_site(client, world):
+    users, _, _ = world
+    admin_endpoints = [e for e in endpoints() if e.namespace == ADMIN]
+    # Every model's pages and the site's own, the app index and the catch-all included.
+    assert len(admin_endpoints) > 100
+    wrong = []
+    for role in ROLES:
+        visitor = Visitor(client, None if role == "anonymous" else users[role])
+        for endpoint in admin_endpoints:
+            url = fill(endpoint.route, admin_values(endpoint.route))
+            assert resolve(url).route == endpoint.route, (url, endpoint.route)
+            problem = admin_answer(role, endpoint, visitor.request("GET", url))
+            if problem:
+                wrong.append(f"{role} {url} ({endpoint.key}): {problem}")
+        client.logout()
+    assert not wrong, "\n".join(wrong)

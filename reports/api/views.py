@@ -35,6 +35,26 @@ NOT_FOUND = OpenApiResponse(
     serializers.ErrorSerializer, description="No such thing, or not visible to the caller."
 )
 
+REFUSED = {
+    401: OpenApiResponse(
+        serializers.ErrorSerializer,
+        description="The Authorization header holds a token that is not valid (without the "
+        "header the caller is anonymous).",
+    ),
+    403: OpenApiResponse(
+        serializers.ErrorSerializer,
+        description="A signed-in session that has not finished two-step sign-in.",
+    ),
+}
+"""What any endpoint answers a caller whose credentials are refused."""
+
+SLUG = {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}
+"""A path segment matched by Django's slug converter; any other text is not an API address."""
+
+IDENTIFIER = OpenApiParameter(
+    "identifier", SLUG, OpenApiParameter.PATH, description="The release's identifier."
+)
+
 REPORT_PARAMETERS = [
     OpenApiParameter("grader", int, description="Grader version id; default: the default grader."),
     OpenApiParameter("suite", int, description="Only results on this suite (id); default: all."),
@@ -112,6 +132,7 @@ def _releases(request: Request) -> QuerySet[Release]:
     responses={
         200: serializers.ReleaseSerializer(many=True),
         400: OpenApiResponse(OpenApiTypes.OBJECT, description="A filter has an unknown value."),
+        **REFUSED,
     },
 )
 class ReleaseList(ListAPIView):
@@ -135,7 +156,8 @@ class ReleaseList(ListAPIView):
 @extend_schema(
     tags=["releases"],
     summary="One release, with its methodology, changes and table definitions",
-    responses={200: serializers.ReleaseDetailSerializer, 404: NOT_FOUND},
+    parameters=[IDENTIFIER],
+    responses={200: serializers.ReleaseDetailSerializer, 404: NOT_FOUND, **REFUSED},
 )
 class ReleaseDetail(RetrieveAPIView):
     serializer_class = serializers.ReleaseDetailSerializer
@@ -149,14 +171,12 @@ class ReleaseDetail(RetrieveAPIView):
     tags=["releases"],
     summary="The stored rows of one table of a release",
     parameters=[
-        OpenApiParameter(
-            "identifier", str, OpenApiParameter.PATH, description="The release's identifier."
-        ),
+        IDENTIFIER,
         OpenApiParameter(
             "table_id", str, OpenApiParameter.PATH, enum=list(TABLE_BY_ID), description="Table."
         ),
     ],
-    responses={200: serializers.ReleaseRowSerializer(many=True), 404: NOT_FOUND},
+    responses={200: serializers.ReleaseRowSerializer(many=True), 404: NOT_FOUND, **REFUSED},
 )
 class ReleaseTable(ListAPIView):
     """Rows exactly as approved: values, the short codes of missing figures, suppression."""
@@ -195,7 +215,7 @@ class ReleaseTable(ListAPIView):
             description="Published tasks an occupation needs to count as covered; default 5.",
         ),
     ],
-    responses={200: serializers.NationalSerializer},
+    responses={200: serializers.NationalSerializer, **REFUSED},
 )
 class National(APIView):
     """Live figures of the national overview page."""
@@ -211,8 +231,16 @@ class National(APIView):
 @extend_schema(
     tags=["aggregates"],
     summary="A job category: every model's figures, the frontier, trends and projections",
-    parameters=REPORT_PARAMETERS,
-    responses={200: serializers.CategoryReportSerializer, 404: NOT_FOUND},
+    parameters=[
+        OpenApiParameter(
+            "id",
+            {"type": "integer", "minimum": 0},
+            OpenApiParameter.PATH,
+            description="The job category's id, as /api/national/ gives it.",
+        ),
+        *REPORT_PARAMETERS,
+    ],
+    responses={200: serializers.CategoryReportSerializer, 404: NOT_FOUND, **REFUSED},
 )
 class CategoryDetail(GenericAPIView):
     """Live figures of a job category page (id from /api/national/)."""
@@ -234,7 +262,7 @@ def _models_with_results() -> QuerySet[ModelEndpoint]:
 @extend_schema(
     tags=["aggregates"],
     summary="Models with results",
-    responses={200: serializers.ModelSerializer(many=True)},
+    responses={200: serializers.ModelSerializer(many=True), **REFUSED},
 )
 class ModelList(ListAPIView):
     """Every model with scored results, by release date."""
@@ -249,8 +277,11 @@ class ModelList(ListAPIView):
 @extend_schema(
     tags=["aggregates"],
     summary="One model across job categories, with its time horizon",
-    parameters=REPORT_PARAMETERS,
-    responses={200: serializers.ModelReportSerializer, 404: NOT_FOUND},
+    parameters=[
+        OpenApiParameter("slug", SLUG, OpenApiParameter.PATH, description="The model's slug."),
+        *REPORT_PARAMETERS,
+    ],
+    responses={200: serializers.ModelReportSerializer, 404: NOT_FOUND, **REFUSED},
 )
 class ModelDetail(GenericAPIView):
     """Live figures of a model page."""

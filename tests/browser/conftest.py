@@ -6,7 +6,10 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from evalbuilder import mfa
 from tests.authoring import World, make_world
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -68,17 +71,31 @@ def new_page(browser, live_server) -> Iterator[Callable]:
 
 
 @pytest.fixture
-def sign_in(new_page) -> Callable:
+def sign_in(new_page, app_code) -> Callable:
     """Sign a user in through the login form, in a fresh context; return the page, which
-    shows "Your tasks"."""
+    shows "Your tasks".
+
+    Operators and admins (and anyone with an authenticator app) also pass the code step:
+    they get an app in the test database, and the code it would show is typed in.
+    """
     from playwright.sync_api import expect
 
     def sign_in_as(username: str):
+        user = get_user_model().objects.get(username=username)
+        device = None
+        if mfa.pending_step(user) is not None:
+            device = mfa.app_device(user) or TOTPDevice.objects.create(
+                user=user, name=mfa.APP_DEVICE_NAME, confirmed=True
+            )
         page = new_page()
         page.goto("/accounts/login/")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill("pw-" + username)
         page.get_by_role("button", name="Sign in").click()
+        if device is not None:
+            expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+            page.get_by_label("Code").fill(app_code(device))
+            page.get_by_role("button", name="Continue").click()
         expect(page.get_by_role("button", name=f"Sign out {username}")).to_be_visible()
         expect(page.get_by_role("heading", name="Your tasks")).to_be_visible()
         return page

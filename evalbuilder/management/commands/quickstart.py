@@ -57,6 +57,13 @@ class Command(BaseCommand):
             help="Install the demo even when DATABASE_URL or CELERY_BROKER_URL name servers.",
         )
 
+    def relax_for_demo(self, setting: str, warning: str) -> None:
+        """Turn off a rule the demo cannot meet, unless the environment sets it, and say so."""
+        if setting in os.environ:
+            return
+        setattr(settings, setting, False)
+        self.stdout.write(self.style.WARNING(f"    {warning}"))
+
     def handle(self, *args, **options) -> None:
         self._refuse_shared_services(force=options["force"])
         self.children: list[tuple[str, subprocess.Popen]] = []
@@ -113,17 +120,23 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         for endpoint in self.demo.endpoints:
             self.stdout.write(f"    model {endpoint} released {endpoint.release_date}")
-        if "EVALBUILDER_RELEASE_REQUIRES_VALIDATION" not in os.environ:
-            # The demo's judges are simulated and no experts have graded yet, so no grader
-            # could pass validation; the demo lets them into releases, and every release's
-            # methodology note says so.
-            settings.EVALBUILDER_RELEASE_REQUIRES_VALIDATION = False
-            self.stdout.write(
-                self.style.WARNING(
-                    "    releases: unvalidated graders are allowed in this demo "
-                    "(set EVALBUILDER_RELEASE_REQUIRES_VALIDATION=true to require validation)"
-                )
-            )
+        # The demo's judges are simulated and no experts have graded yet, so no grader could
+        # pass validation; the demo lets them into releases, and every release's methodology
+        # note says so.
+        self.relax_for_demo(
+            "EVALBUILDER_RELEASE_REQUIRES_VALIDATION",
+            "releases: unvalidated graders are allowed in this demo "
+            "(set EVALBUILDER_RELEASE_REQUIRES_VALIDATION=true to require validation)",
+        )
+        # The demo's operator and admin would otherwise have to set up an authenticator app
+        # before seeing anything. The UI is served from this process, so the setting applies
+        # to it; the worker and beat never sign anyone in.
+        self.relax_for_demo(
+            "EVALBUILDER_MFA_REQUIRED",
+            "two-step sign-in: not required in this demo; anyone may turn it on at "
+            "/accounts/mfa/ (set EVALBUILDER_MFA_REQUIRED=true to require it of operators "
+            "and admins)",
+        )
         self.stdout.write(f"    schedule '{self.demo.schedule}' ({self.demo.schedule.cron})")
         self.stdout.write("    sign in at /accounts/login/ with:")
         for username, password in self.demo.credentials.items():
