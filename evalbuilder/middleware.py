@@ -162,7 +162,8 @@ class TwoStepSignInMiddleware:
                 reverse("admin:logout"),
                 "/healthz",
             )
-        return path in self._allowed or path.startswith(settings.STATIC_URL)
+        # STATIC_URL is relative ("static/"); request paths start at the root.
+        return path in self._allowed or path.startswith("/" + settings.STATIC_URL.lstrip("/"))
 
     @staticmethod
     def _hold(request: HttpRequest, step: mfa.Step) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -135,4 +136,24 @@ def resave(version: TaskVersion, user, *, criteria=None, **changes) -> TaskVersi
         visibility=task.visibility,
         fields={**{n: getattr(version, n) for n in workflow.VERSION_FIELDS}, **changes},
         criteria=current_criteria(version) if criteria is None else criteria,
+    )
+
+
+def jsonl_task_line(slug: str, occupation: str = "23-2011") -> str:
+    """One public task as a line of a JSON Lines import, ready to be accepted."""
+    return json.dumps(
+        {
+            "slug": slug,
+            "occupation": occupation,
+            "title": "Imported chronology",
+            "visibility": "public",
+            "instructions": GOOD_INSTRUCTIONS,
+            "context": "",
+            "deliverable": "A table.",
+            "estimated_minutes": 60,
+            "minutes_estimate_method": "Timed",
+            "reference_solution": "The table.",
+            "pass_threshold": 0.6,
+            "rubric": [{"text": "Lists the letter", "points": 3, "tag": "accuracy"}],
+        }
     )

@@ -248,6 +248,16 @@ def zip_of(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def assert_refused(draft, expert, media_root, name: str, data: bytes, complaint: str) -> None:
+    """The file is refused with a message naming it and saying why, and nothing is written."""
+    with pytest.raises(AttachmentError) as refusal:
+        add_attachment(draft, upload(name, data), expert)
+
+    assert str(refusal.value).startswith(f"{name}: ")
+    assert complaint in str(refusal.value)
+    assert_nothing_written(media_root)
+
+
 @pytest.mark.parametrize(
     ("name", "data", "complaint"),
     [
@@ -288,12 +298,7 @@ def zip_of(members: dict[str, bytes]) -> bytes:
 def test_a_file_that_is_not_accepted_is_refused_by_name_and_nothing_is_written(
     draft, expert, media_root, name, data, complaint
 ):
-    with pytest.raises(AttachmentError) as refusal:
-        add_attachment(draft, upload(name, data), expert)
-
-    assert str(refusal.value).startswith(f"{name}: ")
-    assert complaint in str(refusal.value)
-    assert_nothing_written(media_root)
+    assert_refused(draft, expert, media_root, name, data, complaint)
 
 
 PAGE_ACTION = b"/OpenAction [3 0 R /Fit]"  # opens on page 1, fitted: harmless and common
@@ -336,12 +341,7 @@ PAGE_ACTION = b"/OpenAction [3 0 R /Fit]"  # opens on page 1, fitted: harmless a
 def test_a_file_that_is_two_things_at_once_or_runs_code_is_refused(
     draft, expert, media_root, name, data, complaint
 ):
-    with pytest.raises(AttachmentError) as refusal:
-        add_attachment(draft, upload(name, data), expert)
-
-    assert str(refusal.value).startswith(f"{name}: ")
-    assert complaint in str(refusal.value)
-    assert_nothing_written(media_root)
+    assert_refused(draft, expert, media_root, name, data, complaint)
 
 
 def test_a_pdf_with_an_ordinary_opening_view_is_accepted(draft, expert):

@@ -10,6 +10,7 @@ from occupations.models import Suite, Task, TaskVersion
 from occupations.quality import check_version
 from tests.authoring import (
     GOOD_INSTRUCTIONS,
+    jsonl_task_line,
     make_world,
     publish_through_review,
     resave,
@@ -285,31 +286,10 @@ def test_a_panel_page_shows_coverage_of_its_employment(client, world):
     assert page.context["coverage"] == pytest.approx(paralegals / (paralegals + lawyers))
 
 
-def _jsonl_line(world, slug: str, occupation: str = "23-2011") -> str:
-    import json
-
-    return json.dumps(
-        {
-            "slug": slug,
-            "occupation": occupation,
-            "title": "Imported chronology",
-            "visibility": "public",
-            "instructions": GOOD_INSTRUCTIONS,
-            "context": "",
-            "deliverable": "A table.",
-            "estimated_minutes": 60,
-            "minutes_estimate_method": "Timed",
-            "reference_solution": "The table.",
-            "pass_threshold": 0.6,
-            "rubric": [{"text": "Lists the letter", "points": 3, "tag": "accuracy"}],
-        }
-    )
-
-
 def test_authors_import_tasks_into_their_panels_only(client, world):
     client.force_login(world.users["author_a"])
     url = reverse("occupations:import")
-    good = SimpleUploadedFile("tasks.jsonl", (_jsonl_line(world, "imported-one") + "\n").encode())
+    good = SimpleUploadedFile("tasks.jsonl", (jsonl_task_line("imported-one") + "\n").encode())
     checked = client.post(url, {"file": good, "dry_run": "on"})
     assert "1 task(s) would be created" in checked.content.decode()
     assert not Task.objects.filter(slug="imported-one").exists()
@@ -319,7 +299,7 @@ def test_authors_import_tasks_into_their_panels_only(client, world):
     assert imported.status == Task.Status.DRAFT
     assert world.users["author_a"] in imported.owners.all()
     nurses = SimpleUploadedFile(
-        "tasks.jsonl", (_jsonl_line(world, "nursing-one", "29-1141") + "\n").encode()
+        "tasks.jsonl", (jsonl_task_line("nursing-one", "29-1141") + "\n").encode()
     )
     page = client.post(url, {"file": nurses})
     assert "29-1141 is not in your panels" in page.content.decode()

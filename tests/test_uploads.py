@@ -3,7 +3,6 @@ request streams in, imports judged by their content, safe names, and the headers
 file the application serves."""
 
 import io
-import json
 import re
 import zipfile
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from evalbuilder.uploads import display_name
 from graders import validation
 from occupations.models import Attachment, Task
 from reports import exports
-from tests.authoring import GOOD_INSTRUCTIONS, make_world, write_draft
+from tests.authoring import jsonl_task_line, make_world, write_draft
 from tests.conftest import SignedInClient
 from tests.test_attachments import make_pdf
 from tests.test_validation import World as ValidationWorld
@@ -299,29 +298,10 @@ def test_an_empty_attachment_form_asks_for_a_file(client, world):
 # --- imports ---------------------------------------------------------------------------------
 
 
-def task_line(slug: str) -> str:
-    return json.dumps(
-        {
-            "slug": slug,
-            "occupation": "23-2011",
-            "title": "Imported chronology",
-            "visibility": "public",
-            "instructions": GOOD_INSTRUCTIONS,
-            "context": "",
-            "deliverable": "A table.",
-            "estimated_minutes": 60,
-            "minutes_estimate_method": "Timed",
-            "reference_solution": "The table.",
-            "pass_threshold": 0.6,
-            "rubric": [{"text": "Lists the letter", "points": 3, "tag": "accuracy"}],
-        }
-    )
-
-
 def a_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("tasks.jsonl", task_line("zipped") + "\n")
+        archive.writestr("tasks.jsonl", jsonl_task_line("zipped") + "\n")
     return buffer.getvalue()
 
 
@@ -358,7 +338,9 @@ def test_an_import_that_is_not_json_lines_text_is_refused_by_what_it_is(
 
 def test_an_import_saved_with_a_byte_order_mark_and_windows_line_ends_is_read(client, world):
     client.force_login(world.users["author_a"])
-    data = ("\ufeff" + task_line("with-bom") + "\r\n" + task_line("second") + "\r\n").encode()
+    data = (
+        "\ufeff" + jsonl_task_line("with-bom") + "\r\n" + jsonl_task_line("second") + "\r\n"
+    ).encode()
 
     page = client.post(
         reverse("occupations:import"), {"file": SimpleUploadedFile("tasks.jsonl", data)}
@@ -372,7 +354,7 @@ def test_an_import_over_the_cap_is_refused_and_the_dry_run_stays_ticked(client, 
     settings.EVALBUILDER_MAX_IMPORT_BYTES = 2000
     client.force_login(world.users["author_a"])
     # Over the cap but within the room for the form, so the page answers, not the middleware.
-    lines = "".join(task_line(f"task-{n}") + "\n" for n in range(60))
+    lines = "".join(jsonl_task_line(f"task-{n}") + "\n" for n in range(60))
     assert 2000 < len(lines) < uploads.FORM_OVERHEAD_BYTES
     count = Task.objects.count()
 
