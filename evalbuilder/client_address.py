@@ -85,8 +85,16 @@ def client_address(request: HttpRequest) -> str | None:
 
 def lockout_address(request: HttpRequest) -> str | None:
     """What django-axes counts failed sign-ins by (AXES_CLIENT_IP_CALLABLE): the client's IPv4
-    address, or the /64 network of its IPv6 address, such as "2001:db8:1:2::/64"."""
+    address, or for an IPv6 client the first address of its /64 network, such as
+    "2001:db8:1:2::" (an address, not "…/64": axes stores it in an address column, which
+    PostgreSQL checks)."""
     address = _client(request)
     if isinstance(address, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((address, IPV6_LOCKOUT_PREFIX), strict=False))
+        network = ipaddress.IPv6Network((address, IPV6_LOCKOUT_PREFIX), strict=False)
+        return str(network.network_address)
     return None if address is None else str(address)
+
+
+def lockout_network(address: str) -> str:
+    """How a lockout address reads for people: an IPv6 one stands for its /64 network."""
+    return f"{address}/{IPV6_LOCKOUT_PREFIX}" if ":" in address else address

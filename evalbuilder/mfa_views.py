@@ -29,7 +29,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
 from evalbuilder import mfa
-from evalbuilder.client_address import lockout_address
+from evalbuilder.client_address import lockout_address, lockout_network
 from evalbuilder.middleware import describe_duration, seconds_since_sign_in
 
 WRONG_CODE = (
@@ -111,7 +111,7 @@ def locked_out(request: HttpRequest, original_response=None, credentials=None) -
     cool_off = get_cool_off(request)
     context = {
         "username": username,
-        "address": address or "",
+        "address": lockout_network(address) if address else "",
         "left": _lockout_left(username, address),
         "cool_off": describe_duration(int(cool_off.total_seconds())) if cool_off else None,
     }

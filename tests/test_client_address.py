@@ -87,8 +87,8 @@ def test_ipv6_proxies_and_clients(one_proxy):
 
 
 def test_lockouts_count_an_ipv6_client_by_its_64_network(one_proxy):
-    assert lockout_address(request_from(PROXY, "2001:db8:1:2:3:4:5:6")) == "2001:db8:1:2::/64"
-    assert lockout_address(request_from("2001:db8:1:2::9")) == "2001:db8:1:2::/64"
+    assert lockout_address(request_from(PROXY, "2001:db8:1:2:3:4:5:6")) == "2001:db8:1:2::"
+    assert lockout_address(request_from("2001:db8:1:2::9")) == "2001:db8:1:2::"
     assert lockout_address(request_from(PROXY, CLIENT)) == CLIENT
 
 
