@@ -640,13 +640,9 @@ def test_an_attachment_of_a_submitted_version_cannot_be_removed(draft, expert, m
     assert Path(attachment.file.path).exists()
 
 
-def test_a_new_draft_gets_its_own_copies_of_the_attachments(
-    draft, expert, media_root, django_capture_on_commit_callbacks
-):
-    pdf = add_attachment(draft, upload("brief.pdf", make_pdf("Scope of works")), expert)
-    add_attachment(draft, upload("rates.csv", b"role,rate\nplumber,45\n"), expert)
-    draft.lock()
-    new_draft = TaskVersion.objects.create(
+def next_draft(draft: TaskVersion) -> TaskVersion:
+    """A later version of the draft's task, to copy attachments into."""
+    return TaskVersion.objects.create(
         task=draft.task,
         number=100,
         instructions="x",
@@ -654,6 +650,15 @@ def test_a_new_draft_gets_its_own_copies_of_the_attachments(
         estimated_minutes=10,
         reference_solution="z",
     )
+
+
+def test_a_new_draft_gets_its_own_copies_of_the_attachments(
+    draft, expert, media_root, django_capture_on_commit_callbacks
+):
+    pdf = add_attachment(draft, upload("brief.pdf", make_pdf("Scope of works")), expert)
+    add_attachment(draft, upload("rates.csv", b"role,rate\nplumber,45\n"), expert)
+    draft.lock()
+    new_draft = next_draft(draft)
 
     copies = copy_attachments(draft, new_draft)
 
@@ -715,14 +720,7 @@ def test_adding_copying_and_removing_attachments_is_in_the_audit_trail_without_f
     secret = "bridge-collapse-lawsuit.txt"
     added = add_attachment(draft, upload(secret, b"Site notes"), expert)
     draft.lock()
-    new_draft = TaskVersion.objects.create(
-        task=draft.task,
-        number=100,
-        instructions="x",
-        deliverable="y",
-        estimated_minutes=10,
-        reference_solution="z",
-    )
+    new_draft = next_draft(draft)
     (copy,) = copy_attachments(draft, new_draft)
     copy_pk = copy.pk
     with django_capture_on_commit_callbacks(execute=True):
