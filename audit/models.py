@@ -71,6 +71,7 @@ class AuditEvent(models.Model):
         EXPORT_AUDIT = "export_audit", "Export the audit trail"
         BACKUP = "backup", "Back up"
         RESTORE = "restore", "Restore"
+        IMPORT = "import", "Import"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"

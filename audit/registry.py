@@ -96,8 +96,13 @@ AUDITED: tuple[Audited, ...] = (
         states=("submitted_at", "published_at"),
         # Every save of a draft bumps its revision and names who saved, changed or not.
         ignored=frozenset({"revision", "updated_by"}),
+        m2m=("task_statements",),
     ),
     Audited("occupations.RubricCriterion", _criterion_label),
+    # Imports write occupations and statements in bulk and are recorded once each; what an
+    # administrator edits by hand is recorded here.
+    Audited("occupations.Taxonomy", str),
+    Audited("occupations.Crosswalk", str),
     Audited("occupations.Panel", lambda panel: panel.name, m2m=("occupations",)),
     Audited("occupations.PanelMembership", _membership_label),
     Audited(

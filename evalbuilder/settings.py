@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "runs",
     "graders",
     "reports",
+    "interop",
 ]
 
 MIDDLEWARE = [
@@ -339,6 +340,9 @@ EVALBUILDER_MAX_ATTACHMENT_BYTES = env.int(
 )
 # The largest JSON Lines file of tasks an author may import.
 EVALBUILDER_MAX_IMPORT_BYTES = env.int("EVALBUILDER_MAX_IMPORT_BYTES", default=20 * 1024 * 1024)
+# Official taxonomy files (an O*NET text release as a zip) and Inspect eval logs.
+EVALBUILDER_MAX_TAXONOMY_BYTES = env.int("EVALBUILDER_MAX_TAXONOMY_BYTES", default=50 * 1024 * 1024)
+EVALBUILDER_MAX_EVAL_LOG_BYTES = env.int("EVALBUILDER_MAX_EVAL_LOG_BYTES", default=50 * 1024 * 1024)
 # What an XLSX or DOCX may unpack to, counted while unpacking (archive bombs).
 EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES = env.int(
     "EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES", default=50 * 1024 * 1024

@@ -28,6 +28,9 @@ MB = 1024 * 1024
 UPLOAD_LIMIT_SETTINGS = {
     "occupations:upload_attachment": "EVALBUILDER_MAX_ATTACHMENT_BYTES",
     "occupations:import": "EVALBUILDER_MAX_IMPORT_BYTES",
+    "interop:import_tasks": "EVALBUILDER_MAX_IMPORT_BYTES",
+    "interop:import_eval_log": "EVALBUILDER_MAX_EVAL_LOG_BYTES",
+    "admin:occupations_taxonomy_import": "EVALBUILDER_MAX_TAXONOMY_BYTES",
 }
 """The setting that caps the file of each route that takes one; other routes get the largest."""
 

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", include("occupations.urls")),
     path("", include("runs.urls")),
     path("", include("graders.urls")),
+    path("", include("interop.urls")),
     path("api/", include("reports.api.urls")),
     path("audit/", include("audit.urls")),
     path("accounts/mfa/", include("evalbuilder.mfa_urls", namespace="mfa")),

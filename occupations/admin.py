@@ -1,9 +1,17 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from audit.admin import HeldOutContentAdmin
+from evalbuilder.uploads import refused_upload
+from occupations.importers.core import MAX_PRINTED_PROBLEMS, TaxonomyImportError
+from occupations.importers.forms import TaxonomyImportForm, can_import_taxonomies
 from occupations.models import (
     Attachment,
     Comment,
+    Crosswalk,
+    CrosswalkLink,
     Occupation,
     Panel,
     PanelMembership,
@@ -12,14 +20,50 @@ from occupations.models import (
     Suite,
     Task,
     TaskEvent,
+    TaskStatement,
     TaskVersion,
     Taxonomy,
+    TaxonomyImport,
+    WorkActivity,
 )
 
 
 @admin.register(Taxonomy)
 class TaxonomyAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "country"]
+    list_display = ["name", "version", "country", "source", "licence"]
+    fields = ["name", "version", "country", "description", "source", "licence", "credit"]
+    change_list_template = "admin/occupations/taxonomy/change_list.html"
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_view)
+        return [
+            path("import/", view, name="occupations_taxonomy_import"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_import": can_import_taxonomies(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_view(self, request):
+        """Import official files (O*NET, OEWS, a taxonomy or crosswalk CSV) from the browser."""
+        if not can_import_taxonomies(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "title": "Import official files"}
+        if request.method == "POST":
+            form = TaxonomyImportForm(
+                request.POST, request.FILES, refused=refused_upload(request, "files")
+            )
+            if form.is_valid():
+                try:
+                    context["report"] = form.run_import(request.user)
+                except TaxonomyImportError as error:
+                    context["problems"] = error.problems[:MAX_PRINTED_PROBLEMS]
+                    context["more"] = max(0, len(error.problems) - MAX_PRINTED_PROBLEMS)
+        else:
+            form = TaxonomyImportForm()
+        context["form"] = form
+        return TemplateResponse(request, "admin/occupations/taxonomy/import.html", context)
 
 
 @admin.register(Occupation)
@@ -174,3 +218,79 @@ class AttachmentAdmin(ReadOnlyAdmin):
     held_out_task = "task_version__task"
     list_display = ["original_name", "task_version", "kind", "size", "created_at"]
     list_filter = ["kind"]
+
+
+# --- taxonomy imports ------------------------------------------------------------------------
+
+
+class ImportedRecordAdmin(admin.ModelAdmin):
+    """Records that imports write: shown here, changed only by importing official files."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaxonomyImport)
+class TaxonomyImportAdmin(ImportedRecordAdmin):
+    list_display = [
+        "created_at",
+        "taxonomy",
+        "kind",
+        "added",
+        "changed",
+        "unchanged",
+        "skipped",
+        "imported_by",
+    ]
+    list_filter = ["kind", "taxonomy"]
+    list_select_related = ["taxonomy", "imported_by"]
+
+
+@admin.register(TaskStatement)
+class TaskStatementAdmin(ImportedRecordAdmin):
+    list_display = ["statement_id", "occupation", "task_type", "text"]
+    list_filter = ["task_type", "occupation__taxonomy"]
+    search_fields = ["text", "occupation__code", "occupation__title", "=statement_id"]
+    list_select_related = ["occupation"]
+    change_list_template = "admin/occupations/taskstatement/change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        # The licence of O*NET asks for its credit line wherever its statements are shown.
+        credited = Taxonomy.objects.exclude(credit="").filter(
+            occupations__task_statements__isnull=False
+        )
+        extra_context = {**(extra_context or {}), "credited_taxonomies": credited.distinct()}
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(WorkActivity)
+class WorkActivityAdmin(ImportedRecordAdmin):
+    list_display = ["activity_id", "title", "group_id", "element_id", "taxonomy"]
+    list_filter = ["taxonomy"]
+    search_fields = ["activity_id", "title"]
+
+
+class CrosswalkLinkInline(admin.TabularInline):
+    model = CrosswalkLink
+    fields = ["source", "target"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("source", "target")
+
+
+@admin.register(Crosswalk)
+class CrosswalkAdmin(ImportedRecordAdmin):
+    list_display = ["source", "target", "description"]
+    inlines = [CrosswalkLinkInline]

@@ -9,7 +9,7 @@ from django.db.models import Q
 from evalbuilder.forms import RecordsField
 from evalbuilder.uploads import RefusedUpload, display_name, human_size, read_capped
 from occupations.attachments import describe_binary
-from occupations.models import Occupation, RubricCriterion, Task, TaskVersion
+from occupations.models import Occupation, RubricCriterion, Task, TaskStatement, TaskVersion
 from occupations.workflow import VERSION_FIELDS
 
 
@@ -41,6 +41,14 @@ class NewTaskForm(forms.Form):
         if search:
             choices = choices.filter(Q(code__icontains=search) | Q(title__icontains=search))
         self.fields["occupation"].queryset = choices
+
+
+class StatementCheckboxes(forms.CheckboxSelectMultiple):
+    """The statements' checkboxes; the editor wraps them in a group with the field's id, so
+    that an error about them links to the group."""
+
+    def id_for_label(self, id_: str, index: str | None = None) -> str:
+        return id_ if index is None else super().id_for_label(id_, index)
 
 
 class VersionForm(forms.Form):
@@ -88,6 +96,24 @@ class VersionForm(forms.Form):
         max_value=1,
         help_text="Share of the rubric's positive points an answer needs to succeed (0 to 1).",
     )
+    task_statements = RecordsField(
+        queryset=TaskStatement.objects.none(),
+        required=False,
+        widget=StatementCheckboxes,
+        label="Task statements",
+        help_text="The tasks of the occupation, as its source states them, that this task "
+        "exercises.",
+        error_messages={
+            "invalid_choice": "%(value)s is not a task statement of this task's occupation.",
+            "invalid_pk_value": "%(pk)s is not a task statement of this task's occupation.",
+        },
+    )
+
+    def __init__(self, *args, statements=None, **kwargs) -> None:
+        """`statements`: those the task may cite (statements_for its occupation)."""
+        super().__init__(*args, **kwargs)
+        if statements is not None:
+            self.fields["task_statements"].queryset = statements
 
     @classmethod
     def initial_for(cls, version: TaskVersion) -> dict:
@@ -97,7 +123,12 @@ class VersionForm(forms.Form):
             "title": version.task.title,
             "visibility": version.task.visibility,
             **{name: getattr(version, name) for name in VERSION_FIELDS},
+            "task_statements": [s.pk for s in version.task_statements.all()],
         }
+
+    def chosen_statements(self) -> set[str]:
+        """Ids of the statements ticked (as sent, or as saved), to tick them again."""
+        return {str(pk) for pk in self["task_statements"].value() or ()}
 
 
 class CriterionForm(forms.Form):
@@ -246,7 +277,14 @@ class ImportForm(UploadForm):
         super().__init__(data, *args, refused=refused, **kwargs)
 
     def clean_file(self) -> list[str]:
-        upload = super().clean_file()
+        data, name = self.uploaded_bytes("file")
+        return import_lines(data, name)
+
+    def uploaded_bytes(self, field_name: str) -> tuple[bytes, str]:
+        """The bytes and display name of an uploaded file, refused when over the import cap."""
+        upload = (
+            UploadForm.clean_file(self) if field_name == "file" else self.cleaned_data[field_name]
+        )
         name = display_name(upload.name or "", fallback="the file")
         limit = settings.EVALBUILDER_MAX_IMPORT_BYTES
         data = read_capped(upload, limit)
@@ -254,7 +292,7 @@ class ImportForm(UploadForm):
             raise forms.ValidationError(
                 f"{name} is larger than {human_size(limit)}, the largest import accepted."
             )
-        return import_lines(data, name)
+        return data, name
 
 
 def import_lines(data: bytes, name: str) -> list[str]:

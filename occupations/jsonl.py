@@ -9,13 +9,15 @@ nothing is written unless every line is valid.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 
-from occupations.models import Suite, Task, TaskEvent, TaskVersion
+from occupations.models import Occupation, Suite, Task, TaskEvent, TaskVersion
 from occupations.seeding import (
     TASK_FIELDS,
     SeedError,
@@ -58,8 +60,8 @@ class TaskImportError(SeedError):
         super().__init__(report.problems)
 
 
-def _task_record(task: Task, version: TaskVersion) -> dict:
-    """The task record of one version, in the schema's field order."""
+def task_record(task: Task, version: TaskVersion) -> dict:
+    """The task record of one version, in the schema's field order; a canary only when held out."""
     record = {
         "slug": task.slug,
         "taxonomy": str(task.occupation.taxonomy),
@@ -79,7 +81,7 @@ def _task_record(task: Task, version: TaskVersion) -> dict:
 
 
 def _line(task: Task, version: TaskVersion) -> str:
-    return json.dumps(_task_record(task, version), ensure_ascii=False)
+    return json.dumps(task_record(task, version), ensure_ascii=False)
 
 
 def export_tasks(tasks: Iterable[Task], *, include_held_out: bool) -> Iterator[str]:
@@ -99,15 +101,23 @@ def export_tasks(tasks: Iterable[Task], *, include_held_out: bool) -> Iterator[s
 
 def export_suite(suite: Suite, *, include_held_out: bool) -> Iterator[str]:
     """Like export_tasks, but the exact task versions in the suite, which its runs measured."""
+    for version in suite_versions(suite, include_held_out=include_held_out):
+        yield _line(version.task, version)
+
+
+def suite_versions(suite: Suite, *, include_held_out: bool) -> QuerySet[TaskVersion]:
+    """The suite's task versions by task slug, with their criteria and attachments; held-out
+    ones only with include_held_out."""
     versions = (
-        suite.task_versions.select_related("task__occupation__taxonomy")
-        .prefetch_related("criteria")
-        .order_by("task__slug")
+        suite.task_versions.select_related(
+            "task__occupation__taxonomy", "task__occupation__job_category"
+        )
+        .prefetch_related("criteria", "attachments")
+        .order_by("task__slug", "number")
     )
     if not include_held_out:
         versions = versions.exclude(task__visibility=Task.Visibility.HELD_OUT)
-    for version in versions:
-        yield _line(version.task, version)
+    return versions
 
 
 def _parse(lines: Iterable[str], problems: list[SeedProblem]) -> list[TaskRecord]:
@@ -144,12 +154,90 @@ def _refuse_existing(checked: list[tuple[TaskRecord, dict]], problems: list[Seed
             problems.append(SeedProblem(record.source, label, "canary", message, "$.canary"))
 
 
-def _line_number(problem: SeedProblem) -> int:
-    return int(problem.file.removeprefix("line "))
+def _source_order(problem: SeedProblem) -> tuple[int, str]:
+    """Problems sort by the number of their line or row ('line 12', 'row 3'), then by text."""
+    number = re.search(r"\d+", problem.file)
+    return (int(number.group()) if number else 0, problem.file)
+
+
+def _refuse_outside(
+    checked: list[tuple[TaskRecord, dict]],
+    occupations: dict[tuple[str, str], Occupation],
+    allowed: QuerySet[Occupation],
+    problems: list[SeedProblem],
+) -> None:
+    """Every task must be for an occupation in `allowed` (an author's panels)."""
+    allowed_ids = set(allowed.values_list("pk", flat=True))
+    for record, spec in checked:
+        occupation = occupations[(spec["taxonomy"], spec["occupation"])]
+        if occupation.pk not in allowed_ids:
+            message = f"{occupation.code} is not in your panels"
+            label = f"task {spec['slug']}"
+            problems.append(
+                SeedProblem(record.source, label, "occupation", message, "$.occupation")
+            )
+
+
+AttachFiles = Callable[[TaskRecord, TaskVersion], None]
+"""Called for each task created, in the import's transaction: attaches the record's files."""
+
+
+def import_records(
+    records: list[TaskRecord],
+    *,
+    user: AbstractBaseUser,
+    dry_run: bool = False,
+    note: str = "Imported from a JSON Lines file.",
+    problems: list[SeedProblem] | None = None,
+    allowed_occupations: QuerySet[Occupation] | None = None,
+    attach: AttachFiles | None = None,
+) -> ImportReport:
+    """Create one draft task per task record, owned by `user`, or nothing at all.
+
+    `problems` holds any found while reading the records (they are reported with the others);
+    `allowed_occupations`, when given, is where the tasks may be (an author's panels);
+    `attach` adds each new version's files in the same transaction; `note` is the history
+    entry of each task. Raises TaskImportError listing every problem, in source order.
+    """
+    problems = list(problems or [])
+    occupations = occupations_by_code()
+    checked = check_task_records(records, set(occupations), problems)
+    _refuse_existing(checked, problems)
+    if allowed_occupations is not None:
+        _refuse_outside(checked, occupations, allowed_occupations, problems)
+    # Reading, record checks and database checks each add problems; a reader wants them in order.
+    report = ImportReport(dry_run=dry_run, problems=sorted(problems, key=_source_order))
+    if problems:
+        raise TaskImportError(report)
+    report.slugs = [spec["slug"] for _, spec in checked]
+    if dry_run:
+        return report
+    with transaction.atomic():
+        for record, spec in checked:
+            task = Task.objects.create(
+                slug=spec["slug"], status=Task.Status.DRAFT, **task_fields(spec, occupations)
+            )
+            task.owners.add(user)
+            version = create_version(task, spec, number=1, user=user)
+            if attach is not None:
+                attach(record, version)
+            TaskEvent.objects.create(
+                task=task,
+                version=version,
+                actor=user,
+                action=TaskEvent.Action.CREATED,
+                to_status=task.status,
+                note=note,
+            )
+    return report
 
 
 def import_tasks(
-    lines: Iterable[str], *, user: AbstractBaseUser, dry_run: bool = False
+    lines: Iterable[str],
+    *,
+    user: AbstractBaseUser,
+    dry_run: bool = False,
+    allowed_occupations: QuerySet[Occupation] | None = None,
 ) -> ImportReport:
     """Create one draft task per JSON line, owned by `user`, or nothing at all.
 
@@ -159,29 +247,10 @@ def import_tasks(
     """
     problems: list[SeedProblem] = []
     records = _parse(lines, problems)
-    occupations = occupations_by_code()
-    checked = check_task_records(records, set(occupations), problems)
-    _refuse_existing(checked, problems)
-    # Parsing, record checks and database checks each add problems; a reader wants them by line.
-    report = ImportReport(dry_run=dry_run, problems=sorted(problems, key=_line_number))
-    if problems:
-        raise TaskImportError(report)
-    report.slugs = [spec["slug"] for _, spec in checked]
-    if dry_run:
-        return report
-    with transaction.atomic():
-        for _, spec in checked:
-            task = Task.objects.create(
-                slug=spec["slug"], status=Task.Status.DRAFT, **task_fields(spec, occupations)
-            )
-            task.owners.add(user)
-            version = create_version(task, spec, number=1, user=user)
-            TaskEvent.objects.create(
-                task=task,
-                version=version,
-                actor=user,
-                action=TaskEvent.Action.CREATED,
-                to_status=task.status,
-                note="Imported from a JSON Lines file.",
-            )
-    return report
+    return import_records(
+        records,
+        user=user,
+        dry_run=dry_run,
+        problems=problems,
+        allowed_occupations=allowed_occupations,
+    )

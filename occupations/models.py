@@ -21,6 +21,14 @@ class Taxonomy(models.Model):
     version = models.CharField(max_length=32, help_text="Release, e.g. '2018'.")
     country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 alpha-2 code.")
     description = models.TextField(blank=True)
+    source = models.CharField(
+        max_length=255, blank=True, help_text="Who publishes it, e.g. 'USDOL/ETA O*NET'."
+    )
+    licence = models.CharField(max_length=64, blank=True, help_text="e.g. 'CC BY 4.0'.")
+    credit = models.TextField(
+        blank=True,
+        help_text="The attribution its licence asks for, shown wherever its content appears.",
+    )
 
     class Meta:
         verbose_name_plural = "taxonomies"
@@ -44,6 +52,7 @@ class Occupation(models.Model):
     taxonomy = models.ForeignKey(Taxonomy, on_delete=models.PROTECT, related_name="occupations")
     code = models.CharField(max_length=32)
     title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
     level = models.CharField(max_length=16, choices=Level.choices)
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
@@ -74,6 +83,16 @@ class Occupation(models.Model):
     wage_flag = models.CharField(
         max_length=8, blank=True, help_text="Source symbol when the figure is suppressed."
     )
+    median_annual_wage = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Median annual wage in the national currency.",
+    )
+    median_wage_flag = models.CharField(
+        max_length=8, blank=True, help_text="Source symbol when the figure is suppressed."
+    )
     source = models.CharField(
         max_length=128, blank=True, help_text="Where the employment and wage figures come from."
     )
@@ -100,6 +119,144 @@ class Occupation(models.Model):
     @property
     def is_job_category(self) -> bool:
         return self.job_category_id == self.pk
+
+
+class WorkActivity(models.Model):
+    """A detailed work activity (O*NET DWA): a kind of work shared by many occupations."""
+
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.CASCADE, related_name="work_activities")
+    activity_id = models.CharField(max_length=32, help_text="DWA ID, e.g. '4.A.1.a.1.I01.D01'.")
+    title = models.CharField(max_length=255)
+    group_id = models.CharField(
+        max_length=32, blank=True, help_text="The intermediate work activity (IWA ID)."
+    )
+    element_id = models.CharField(
+        max_length=32, blank=True, help_text="The generalized work activity (Element ID)."
+    )
+
+    class Meta:
+        ordering = ["taxonomy", "activity_id"]
+        verbose_name_plural = "work activities"
+        constraints = [
+            models.UniqueConstraint(fields=["taxonomy", "activity_id"], name="unique_work_activity")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TaskStatement(models.Model):
+    """One task an occupation involves, as its source states it (an O*NET task statement)."""
+
+    class TaskType(models.TextChoices):
+        CORE = "core", "Core"
+        SUPPLEMENTAL = "supplemental", "Supplemental"
+
+    occupation = models.ForeignKey(
+        Occupation, on_delete=models.CASCADE, related_name="task_statements"
+    )
+    statement_id = models.PositiveIntegerField(help_text="The source's id (O*NET Task ID).")
+    text = models.TextField()
+    task_type = models.CharField(
+        max_length=16,
+        choices=TaskType.choices,
+        blank=True,
+        help_text="Core tasks are critical to the occupation; blank where the source has none.",
+    )
+    incumbents_responding = models.PositiveIntegerField(null=True, blank=True)
+    dated = models.DateField(
+        null=True, blank=True, help_text="Month the statement was last rated (first day)."
+    )
+    domain_source = models.CharField(max_length=64, blank=True)
+    work_activities = models.ManyToManyField(
+        WorkActivity, blank=True, related_name="task_statements"
+    )
+
+    class Meta:
+        ordering = ["occupation", "statement_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["occupation", "statement_id"], name="unique_task_statement"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.statement_id} {self.text[:80]}"
+
+    @property
+    def is_core(self) -> bool:
+        return self.task_type == self.TaskType.CORE
+
+
+class Crosswalk(models.Model):
+    """Which occupations of one taxonomy correspond to which of another (many to many)."""
+
+    source = models.ForeignKey(Taxonomy, on_delete=models.CASCADE, related_name="crosswalks_from")
+    target = models.ForeignKey(Taxonomy, on_delete=models.CASCADE, related_name="crosswalks_to")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["source", "target"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="unique_crosswalk"),
+            models.CheckConstraint(
+                condition=~models.Q(source=models.F("target")), name="crosswalk_two_taxonomies"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} to {self.target}"
+
+
+class CrosswalkLink(models.Model):
+    crosswalk = models.ForeignKey(Crosswalk, on_delete=models.CASCADE, related_name="links")
+    source = models.ForeignKey(Occupation, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(Occupation, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["crosswalk", "source", "target"], name="unique_crosswalk_link"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} to {self.target_id}"
+
+
+class TaxonomyImport(models.Model):
+    """One import of official files into a taxonomy release, and what it did."""
+
+    class Kind(models.TextChoices):
+        ONET = "onet", "O*NET database"
+        OEWS = "oews", "BLS OEWS employment and wages"
+        TAXONOMY = "taxonomy", "Taxonomy CSV"
+        CROSSWALK = "crosswalk", "Crosswalk CSV"
+
+    taxonomy = models.ForeignKey(Taxonomy, on_delete=models.CASCADE, related_name="imports")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    files = models.JSONField(default=list, help_text="Name and SHA-256 of each file read.")
+    added = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    details = models.JSONField(
+        default=dict, blank=True, help_text="Counts per record type and why records were skipped."
+    )
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} into {self.taxonomy} ({self.created_at:%Y-%m-%d})"
 
 
 class TaskQuerySet(models.QuerySet):
@@ -261,6 +418,12 @@ class TaskVersion(models.Model):
         null=True, blank=True, help_text="Set when submitted; the version is frozen from then on."
     )
     published_at = models.DateTimeField(null=True, blank=True)
+    task_statements = models.ManyToManyField(
+        TaskStatement,
+        blank=True,
+        related_name="task_versions",
+        help_text="The task statements (O*NET) of the occupation this task exercises.",
+    )
     calibration = models.JSONField(
         null=True,
         blank=True,
@@ -426,6 +589,24 @@ def refuse_changes_to_frozen_suites(sender, instance, action, reverse, pk_set, *
     names = ", ".join(suite.slug for suite in frozen)
     if names:
         raise LockedVersionError(f"Suite {names} is frozen by a run; make a new suite instead.")
+
+
+@receiver(m2m_changed, sender=TaskVersion.task_statements.through)
+def refuse_citation_changes_to_submitted_versions(
+    sender, instance, action, reverse, pk_set, **kwargs
+) -> None:
+    """The statements a version cites are part of its content, frozen on submission."""
+    if action not in ("pre_add", "pre_remove", "pre_clear"):
+        return
+    if reverse:  # statement.task_versions.add(...): the versions are in pk_set
+        versions = TaskVersion.objects.filter(pk__in=pk_set) if pk_set else instance.task_versions
+        locked = versions.filter(submitted_at__isnull=False).exists()
+    else:
+        locked = TaskVersion.objects.filter(pk=instance.pk, submitted_at__isnull=False).exists()
+    if locked:
+        raise LockedVersionError(
+            "A submitted version's task statements cannot change; edit a new version."
+        )
 
 
 class Panel(models.Model):

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from audit import trail
 from evalbuilder.downloads import file_response
 from evalbuilder.uploads import refused_upload
-from occupations import attachments, jsonl, markdown, permissions, workflow
+from occupations import attachments, jsonl, markdown, permissions, statements, workflow
 from occupations.forms import (
     AttachmentForm,
     CommentForm,
@@ -42,6 +42,7 @@ from occupations.models import (
     RubricCriterion,
     Suite,
     Task,
+    TaskStatement,
     TaskVersion,
 )
 from occupations.quality import check_version
@@ -219,6 +220,7 @@ def _task_page(request, task: Task, *, review_form=None, comment_form=None, numb
             "instructions_html": markdown.render(version.instructions),
             "context_html": markdown.render(version.context),
             "criteria": version.criteria.order_by("order"),
+            **_cited(version),
             "attachments": version.attachments.all(),
             "reviews": version.reviews.select_related("reviewer"),
             "approvals": workflow.approvals(version),
@@ -240,6 +242,16 @@ def _task_page(request, task: Task, *, review_form=None, comment_form=None, numb
     )
 
 
+def _cited(version: TaskVersion) -> dict:
+    """The statements a version cites and the taxonomies whose credit lines go with them."""
+    cited = list(
+        version.task_statements.select_related("occupation__taxonomy").order_by(
+            "statement_id", "pk"
+        )
+    )
+    return {"cited": cited, "cited_taxonomies": statements.statement_taxonomies(cited)}
+
+
 def _draft_for_editing(request, task: Task) -> TaskVersion:
     _require(permissions.can_author(request.user, task))
     version = task.latest_version()
@@ -257,8 +269,9 @@ def edit_task(request, slug: str):
         messages.info(request, "That version is frozen. Start a new version to change the task.")
         return redirect("occupations:task", slug=task.slug)
     refused = None
+    citable = statements.statements_for(task.occupation)
     if request.method == "POST":
-        form = VersionForm(request.POST)
+        form = VersionForm(request.POST, statements=citable)
         rubric = CriterionFormSet(request.POST, prefix="criteria")
         if form.is_valid() and rubric.is_valid():
             try:
@@ -280,8 +293,9 @@ def edit_task(request, slug: str):
                 {"error": "The draft has errors; save it from the page to see them."}, status=400
             )
     else:
-        form = VersionForm(initial=VersionForm.initial_for(version))
+        form = VersionForm(initial=VersionForm.initial_for(version), statements=citable)
         rubric = CriterionFormSet(initial=criteria_initial(version), prefix="criteria")
+    suggestions = statements.suggest_statements(version, citable)
     _record_if_held_out(request, version, "edit page")
     return render(
         request,
@@ -300,6 +314,11 @@ def edit_task(request, slug: str):
             "tags": [value for value, _ in RubricCriterion.Tag.choices],
             "preview": markdown.render(version.instructions),
             "positive_total": _positive_total(rubric),
+            "suggestions": suggestions,
+            "chosen_statements": form.chosen_statements(),
+            "statement_taxonomies": statements.statement_taxonomies(
+                s.statement for s in suggestions
+            ),
         },
     )
 
@@ -348,16 +367,20 @@ def _save(request, version: TaskVersion, form: VersionForm, rubric) -> TaskVersi
         )
         for row in rows
     ]
-    return workflow.save_draft(
-        version,
-        user=request.user,
-        expected_revision=data["revision"],
-        expected_version=data["version_number"],
-        title=data["title"],
-        visibility=data["visibility"],
-        fields={name: data[name] for name in workflow.VERSION_FIELDS},
-        criteria=criteria,
-    )
+    # The citations are part of the draft: saved with the rest, or not at all.
+    with transaction.atomic():
+        version = workflow.save_draft(
+            version,
+            user=request.user,
+            expected_revision=data["revision"],
+            expected_version=data["version_number"],
+            title=data["title"],
+            visibility=data["visibility"],
+            fields={name: data[name] for name in workflow.VERSION_FIELDS},
+            criteria=criteria,
+        )
+        version.task_statements.set(data["task_statements"])
+    return version
 
 
 def _submit(request, version: TaskVersion):
@@ -480,11 +503,42 @@ def diff_versions(request, slug: str):
             )[2:]
             sections.append((name.replace("_", " "), lines))
     _record_if_held_out(request, task, f"diff page: versions {old.number} and {new.number}")
+    citations = _citation_changes(old, new)
     return render(
         request,
         "occupations/diff.html",
-        {"task": task, "old": old, "new": new, "sections": sections, "numbers": numbers},
+        {
+            "task": task,
+            "old": old,
+            "new": new,
+            "sections": sections,
+            "numbers": numbers,
+            "citations": citations,
+            "citations_changed": any(change != "kept" for change, _ in citations),
+            "cited_taxonomies": statements.statement_taxonomies(s for _, s in citations),
+        },
     )
+
+
+def _citation_changes(old: TaskVersion, new: TaskVersion) -> list[tuple[str, TaskStatement]]:
+    """Every statement either version cites, by id, as "added", "removed" or "kept"."""
+    cited = (
+        TaskStatement.objects.filter(task_versions__in=[old, new])
+        .select_related("occupation__taxonomy")
+        .order_by("statement_id", "pk")
+        .distinct()
+    )
+    before = set(old.task_statements.values_list("pk", flat=True))
+    after = set(new.task_statements.values_list("pk", flat=True))
+    changes = []
+    for statement in cited:
+        if statement.pk not in before:
+            changes.append(("added", statement))
+        elif statement.pk not in after:
+            changes.append(("removed", statement))
+        else:
+            changes.append(("kept", statement))
+    return changes
 
 
 def _diff_text(version: TaskVersion, name: str) -> str:
@@ -501,38 +555,27 @@ def _diff_text(version: TaskVersion, name: str) -> str:
 
 @login_required
 def import_tasks(request):
-    """Authors upload tasks as JSON Lines; they arrive as drafts in the author's panels."""
+    """Authors upload tasks as JSON Lines; they arrive as drafts in the author's panels.
+
+    The page users see is the import page of every format (interop:import_tasks); this
+    address sends them there and still takes a JSON Lines file posted to it.
+    """
     allowed = permissions.authorable_occupations(request.user)
     _require(allowed.exists())
-    posted = request.method == "POST"
-    form = ImportForm(
-        request.POST if posted else None,
-        request.FILES if posted else None,
-        refused=refused_upload(request, "file"),
-    )
+    if request.method != "POST":
+        return redirect("interop:import_tasks")
+    form = ImportForm(request.POST, request.FILES, refused=refused_upload(request, "file"))
     report, problems = None, []
-    if posted and form.is_valid():
-        lines = form.cleaned_data["file"]
-        dry_run = form.cleaned_data["dry_run"]
+    if form.is_valid():
         try:
-            # Imported for real inside a transaction, so that a dry run checks exactly what a
-            # real one would, the panel rule included; rolled back unless all is well.
-            with transaction.atomic():
-                report = jsonl.import_tasks(lines, user=request.user)
-                problems = [
-                    f"task {task.slug}: field 'occupation': {task.occupation.code} is not in "
-                    "your panels"
-                    for task in Task.objects.filter(slug__in=report.slugs)
-                    .exclude(occupation__in=allowed)
-                    .select_related("occupation")
-                ]
-                if problems or dry_run:
-                    transaction.set_rollback(True)
-            report.dry_run = dry_run
+            report = jsonl.import_tasks(
+                form.cleaned_data["file"],
+                user=request.user,
+                dry_run=form.cleaned_data["dry_run"],
+                allowed_occupations=allowed,
+            )
         except jsonl.TaskImportError as error:
             problems = [str(problem) for problem in error.problems]
-        if problems:
-            report = None
         if report and not report.dry_run:
             messages.success(request, str(report))
             return redirect("occupations:my_tasks")

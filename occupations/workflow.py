@@ -227,7 +227,8 @@ def save_draft(
 
 @transaction.atomic
 def start_new_version(task: Task, *, user) -> TaskVersion:
-    """A new draft copied from the latest version (content, rubric, attachments)."""
+    """A new draft copied from the latest version (content, rubric, attachments and the
+    task statements it cites)."""
     task = Task.objects.select_for_update().get(pk=task.pk)
     latest = task.latest_version()
     if not latest.is_locked:
@@ -248,6 +249,7 @@ def start_new_version(task: Task, *, user) -> TaskVersion:
         user=user,
     )
     attachments.copy_attachments(latest, version)
+    version.task_statements.set(latest.task_statements.all())
     before = _set_status(task, Task.Status.DRAFT)
     _record(task, version, user, TaskEvent.Action.NEW_VERSION, before=before)
     return version

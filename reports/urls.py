@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("categories/<int:pk>/", views.job_category, name="job_category"),
     path("occupations/<int:pk>/", views.occupation, name="occupation"),
+    path("coverage/statements/", views.statement_coverage, name="statement_coverage"),
     path("results/models/<slug:slug>/", views.model, name="model"),
     path("results/compare/", views.compare, name="compare"),
     path("releases/", release_views.release_list, name="release_list"),

@@ -13,7 +13,8 @@ from django.db.models import F
 from django.http import Http404, QueryDict
 from django.shortcuts import get_object_or_404, render
 
-from occupations.models import Occupation
+from occupations import statements
+from occupations.models import Occupation, Taxonomy
 from reports import charts, selectors
 from reports.forms import NationalFilterForm, ReportFilterForm, national_options, reported_models
 from reports.selectors import ReportFilters
@@ -329,5 +330,32 @@ def compare(request):
                 comparison=str(b),
             ),
             "profile_summary": charts.profile_summary(bars, model=str(a), comparison=str(b)),
+        },
+    )
+
+
+def statement_coverage(request):
+    """Per job category then occupation, how many of the core task statements reachable
+    from it the published tasks cite (held-out tasks count; no task is named)."""
+    filters = ReportFilters.from_query(request.GET)
+    level = filters.occupation_level
+    rows = (
+        statements.statement_coverage(
+            Occupation.objects.filter(taxonomy=filters.taxonomy, level=level)
+        )
+        if filters.taxonomy is not None
+        else []
+    )
+    return render(
+        request,
+        "reports/statement_coverage.html",
+        {
+            "taxonomy": filters.taxonomy,
+            "taxonomies": Taxonomy.objects.order_by("name", "version"),
+            "level": level,
+            "levels": Occupation.Level.choices,
+            "groups": statements.coverage_groups(rows),
+            "total": statements.coverage_total(rows),
+            "sources": statements.statement_sources(),
         },
     )

@@ -117,6 +117,13 @@ class ModelEndpointForm(forms.ModelForm):
             self.initial["parameters"] = json.dumps(
                 self.instance.parameters or {}, indent=2, sort_keys=True
             )
+        if self.instance.provider != ModelEndpoint.Provider.IMPORTED:
+            # Imported results come in through an eval log import, never from this form.
+            self.fields["provider"].choices = [
+                choice
+                for choice in self.fields["provider"].choices
+                if choice[0] != ModelEndpoint.Provider.IMPORTED
+            ]
         if self.instance.pk and self.instance.runs.exists():
             # Results already measured belong to this provider and model id.
             for name in ("provider", "model_id"):
@@ -191,7 +198,7 @@ class ScheduleForm(forms.Form):
         held = schedule.endpoints.values("pk") if schedule is not None else []
         self.fields["endpoints"].queryset = ModelEndpoint.objects.filter(
             Q(is_active=True) | Q(pk__in=held)
-        )
+        ).exclude(provider=ModelEndpoint.Provider.IMPORTED)
 
     @classmethod
     def initial_for(cls, schedule: Schedule) -> dict:
@@ -229,7 +236,9 @@ class RunForm(forms.Form):
 
     suite = SuiteChoiceField(queryset=Suite.objects.order_by("name"))
     endpoints = EndpointsField(
-        queryset=ModelEndpoint.objects.filter(is_active=True),
+        queryset=ModelEndpoint.objects.filter(is_active=True).exclude(
+            provider=ModelEndpoint.Provider.IMPORTED
+        ),
         label="Models",
         help_text="One run is queued for each model.",
     )

@@ -20,6 +20,7 @@ class ModelEndpoint(models.Model):
         ANTHROPIC = "anthropic", "Anthropic"
         OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible server"
         SIMULATED = "simulated", "Simulated (offline demo)"
+        IMPORTED = "imported", "Imported results (not callable)"
 
     slug = models.SlugField(max_length=120, unique=True)
     display_name = models.CharField(max_length=200)
@@ -218,6 +219,13 @@ class Run(models.Model):
     use_batch = models.BooleanField(
         default=False,
         help_text="Sample through the provider's batch API: half price, results within 24 h.",
+    )
+    imported_from = models.CharField(
+        max_length=300,
+        blank=True,
+        editable=False,
+        help_text="The log the samples were read from (an Inspect AI eval log and its id); "
+        "blank for runs sampled here.",
     )
 
     class Meta:

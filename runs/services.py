@@ -57,19 +57,12 @@ def create_run(
     """
     if samples_per_task < 1:
         raise ValueError("samples_per_task must be at least 1")
-    versions = suite.task_versions.all()
-    version_count = versions.count()
-    if version_count == 0:
-        raise ValueError(f"Suite {suite.slug!r} has no task versions to run")
-    drafts = [str(v) for v in versions.filter(submitted_at__isnull=True)]
-    if drafts:
-        raise ValueError(f"Suite {suite.slug!r} holds unsubmitted versions: {', '.join(drafts)}")
-    unscorable = [str(v) for v in versions.exclude(criteria__points__gt=0)]
-    if unscorable:
+    if endpoint.provider == ModelEndpoint.Provider.IMPORTED:
         raise ValueError(
-            f"Suite {suite.slug!r} holds versions without a positive criterion: "
-            f"{', '.join(unscorable)}"
+            f"Model {endpoint.slug!r} holds imported results and cannot be called: "
+            "import its eval logs instead"
         )
+    version_count = check_suite_runnable(suite)
     suite.freeze()
     run = Run.objects.create(
         suite=suite,
@@ -86,6 +79,25 @@ def create_run(
     return run
 
 
+def check_suite_runnable(suite: Suite) -> int:
+    """The number of task versions of a suite that can be run; ValueError naming what keeps
+    it from being run (no versions, unsubmitted ones, ones without a positive criterion)."""
+    versions = suite.task_versions.all()
+    version_count = versions.count()
+    if version_count == 0:
+        raise ValueError(f"Suite {suite.slug!r} has no task versions to run")
+    drafts = [str(v) for v in versions.filter(submitted_at__isnull=True)]
+    if drafts:
+        raise ValueError(f"Suite {suite.slug!r} holds unsubmitted versions: {', '.join(drafts)}")
+    unscorable = [str(v) for v in versions.exclude(criteria__points__gt=0)]
+    if unscorable:
+        raise ValueError(
+            f"Suite {suite.slug!r} holds versions without a positive criterion: "
+            f"{', '.join(unscorable)}"
+        )
+    return version_count
+
+
 @transaction.atomic
 def trigger_schedule(
     schedule: Schedule,
@@ -99,7 +111,9 @@ def trigger_schedule(
     A trigger id (the beat message's id) makes a redelivered trigger start nothing twice.
     The runs use batch APIs as the schedule says, unless `use_batch` says otherwise.
     """
-    endpoints = schedule.endpoints.filter(is_active=True)
+    endpoints = schedule.endpoints.filter(is_active=True).exclude(
+        provider=ModelEndpoint.Provider.IMPORTED
+    )
     if endpoint_ids is not None:
         endpoints = endpoints.filter(pk__in=list(endpoint_ids))
     done = set()
@@ -442,6 +456,12 @@ def save_schedule(
     """Create a schedule, or update `schedule` (else the one of that name), with its beat
     entry."""
     parse_cron(cron)  # fail before writing anything
+    endpoints = list(endpoints)
+    imported = [e.slug for e in endpoints if e.provider == ModelEndpoint.Provider.IMPORTED]
+    if imported:
+        raise ValueError(
+            f"Models {', '.join(imported)} hold imported results and cannot be scheduled"
+        )
     values = {
         "name": name,
         "suite": suite,
@@ -459,6 +479,6 @@ def save_schedule(
         for field, value in values.items():
             setattr(schedule, field, value)
         schedule.save()
-    schedule.endpoints.set(list(endpoints))
+    schedule.endpoints.set(endpoints)
     sync_periodic_task(schedule)
     return schedule

@@ -392,7 +392,8 @@ TARGETS = [
     # Authoring.
     Target("occupations:new_task", "author_a"),
     Target("occupations:edit", "author_a"),
-    Target("occupations:import", "author_a"),
+    Target("interop:import_tasks", "author_a"),
+    Target("interop:import_eval_log", "operator"),
     Target("occupations:new_version", "author_a", "occupations:task"),
     Target("occupations:comment", "author_a", "occupations:task"),
     Target("occupations:review", "reviewer_a", "occupations:task"),
@@ -426,6 +427,8 @@ TARGETS = [
     Target("reports:release_correct", "analyst"),
     Target("reports:release_approve", "analyst", "reports:release"),
     Target("reports:release_discard", "analyst", "reports:release"),
+    # Official taxonomy files, in the admin.
+    Target("admin:occupations_taxonomy_import", "admin"),
     # Two-step sign-in (mfa:verify has a test of its own: its user has not given a code).
     Target("mfa:setup", "author_b"),
     Target("mfa:recovery_codes", "operator", "mfa:manage"),

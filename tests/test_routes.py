@@ -37,7 +37,7 @@ from tests.authoring import make_user, make_world, publish_through_review, write
 pytestmark = pytest.mark.django_db
 
 ROLES = ("anonymous", "author_a", "author_b", "reviewer_a", "operator", "analyst", "admin")
-OWN_APPS = {"reports", "occupations", "runs", "graders", "api", "mfa", "audit"}
+OWN_APPS = {"reports", "occupations", "runs", "graders", "interop", "api", "mfa", "audit"}
 ADMIN = "admin"
 """The namespace of Django's admin site, whose patterns share one rule (admin_answer)."""
 
@@ -57,6 +57,7 @@ TABLE: dict[str, Route] = {
     "reports:occupation": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
     "reports:model": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
     "reports:compare": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
+    "reports:statement_coverage": Route("GET", (200, 200, 200, 200, 200, 200, 200)),
     "graders:run_list": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
     "graders:run": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
     "graders:calibrate": Route("POST", (302, 200, 404, 403, 403, 403, 200)),
@@ -75,7 +76,9 @@ TABLE: dict[str, Route] = {
     "graders:reconcile": Route("GET", (302, 403, 403, 200, 403, 403, 200)),
     "occupations:my_tasks": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
     "occupations:new_task": Route("GET", (302, 200, 200, 403, 403, 403, 200)),
-    "occupations:import": Route("GET", (302, 200, 200, 403, 403, 403, 200)),
+    "occupations:import": Route("GET", (302, 302, 302, 403, 403, 403, 302)),
+    "interop:import_tasks": Route("GET", (302, 200, 200, 403, 403, 403, 200)),
+    "interop:export_suite": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
     "occupations:export": Route("GET", (302, 200, 200, 200, 200, 200, 200)),
     "occupations:task": Route("GET", (302, 200, 404, 200, 200, 404, 200)),
     "occupations:edit": Route("GET", (302, 200, 404, 403, 403, 403, 200)),
@@ -93,6 +96,7 @@ TABLE: dict[str, Route] = {
     "occupations:suites": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
     "occupations:new_suite": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
     "occupations:suite": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
+    "interop:import_eval_log": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
     "runs:models": Route("GET", (302, 403, 403, 403, 200, 200, 200)),
     "runs:new_model": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
     "runs:edit_model": Route("GET", (302, 403, 403, 403, 200, 403, 200)),
@@ -291,6 +295,7 @@ def build_world(make_endpoint) -> tuple[dict, dict, dict]:
         "occupations:delete_attachment": {"pk": attachment.pk},
         "occupations:panel": {"slug": "legal"},
         "occupations:suite": {"slug": suite.slug},
+        "interop:export_suite": {"slug": suite.slug, "format": "healthbench"},
         "runs:edit_model": {"slug": model.slug},
         "runs:edit_schedule": {"pk": schedule.pk},
         "runs:run_schedule": {"pk": schedule.pk},

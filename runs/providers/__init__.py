@@ -143,6 +143,11 @@ def get_provider(
         from runs.providers.simulated import SimulatedProvider
 
         return SimulatedProvider(endpoint, task_versions)
+    if kind == ModelEndpoint.Provider.IMPORTED:
+        raise ValueError(
+            f"Endpoint {endpoint.slug!r} holds imported results (Inspect eval logs); it has "
+            "no API to call"
+        )
     raise ValueError(f"Endpoint {endpoint.slug!r} has unknown provider {kind!r}")
 
 
@@ -203,6 +208,9 @@ def parameter_problems(provider: str, parameters: object) -> list[str]:
     """What is wrong with an endpoint's parameters, one message per problem naming its key."""
     if not isinstance(parameters, dict):
         return ['parameters must be a JSON object, e.g. {"temperature": 0.2}']
+    if provider == "imported":
+        # Results read from a log: nothing is ever sent to the model.
+        return [f"{key}: imported endpoints take no parameters" for key in parameters]
     problems = []
     for key, value in parameters.items():
         spec = PARAMETERS.get(key)
