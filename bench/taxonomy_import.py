@@ -1,7 +1,8 @@
 """Timing of the taxonomy importers on the real files: O*NET 26.3 and BLS OEWS May 2024.
 
 Imports both into a fresh SQLite database (a temporary file), or into PostgreSQL when
-DATABASE_URL is set (a database of its own, created and dropped by this script), twice each:
+DATABASE_URL is set (a database of its own, named after this process so that two runs on one
+server never meet, created and dropped by this script), twice each:
 the first import writes every row, the second finds them all unchanged.
 
     uv run python bench/taxonomy_import.py
@@ -18,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-BENCH_DATABASE = "evalbuilder_taxonomy_bench"
+BENCH_DATABASE = f"evalbuilder_taxonomy_bench_{os.getpid()}"
 
 
 def main() -> None:

@@ -343,6 +343,10 @@ EVALBUILDER_MAX_IMPORT_BYTES = env.int("EVALBUILDER_MAX_IMPORT_BYTES", default=2
 # Official taxonomy files (an O*NET text release as a zip) and Inspect eval logs.
 EVALBUILDER_MAX_TAXONOMY_BYTES = env.int("EVALBUILDER_MAX_TAXONOMY_BYTES", default=50 * 1024 * 1024)
 EVALBUILDER_MAX_EVAL_LOG_BYTES = env.int("EVALBUILDER_MAX_EVAL_LOG_BYTES", default=50 * 1024 * 1024)
+# What an eval log may unpack to (Inspect compresses its members), counted while unpacking.
+EVALBUILDER_MAX_EVAL_LOG_UNPACKED_BYTES = env.int(
+    "EVALBUILDER_MAX_EVAL_LOG_UNPACKED_BYTES", default=4 * EVALBUILDER_MAX_EVAL_LOG_BYTES
+)
 # What an XLSX or DOCX may unpack to, counted while unpacking (archive bombs).
 EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES = env.int(
     "EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES", default=50 * 1024 * 1024

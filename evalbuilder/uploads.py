@@ -32,7 +32,11 @@ UPLOAD_LIMIT_SETTINGS = {
     "interop:import_eval_log": "EVALBUILDER_MAX_EVAL_LOG_BYTES",
     "admin:occupations_taxonomy_import": "EVALBUILDER_MAX_TAXONOMY_BYTES",
 }
-"""The setting that caps the file of each route that takes one; other routes get the largest."""
+"""The setting that caps the file of each route that takes one."""
+
+OTHER_ROUTES_LIMIT_SETTINGS = ("EVALBUILDER_MAX_ATTACHMENT_BYTES", "EVALBUILDER_MAX_IMPORT_BYTES")
+"""Other routes (the admin's forms) get the larger of these: the official files and eval logs
+that need more are taken only on their own routes."""
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 """Room in a request's body, beyond its file, for the multipart framing and the other fields."""
@@ -102,11 +106,10 @@ def _shortened(name: str) -> str:
 
 def upload_limit(request: HttpRequest | None) -> int:
     """The most bytes one file may have on this request's route."""
-    limits = {name: getattr(settings, name) for name in set(UPLOAD_LIMIT_SETTINGS.values())}
     route = _route_name(request) if request is not None else None
     if route in UPLOAD_LIMIT_SETTINGS:
-        return limits[UPLOAD_LIMIT_SETTINGS[route]]
-    return max(limits.values())
+        return getattr(settings, UPLOAD_LIMIT_SETTINGS[route])
+    return max(getattr(settings, name) for name in OTHER_ROUTES_LIMIT_SETTINGS)
 
 
 def _route_name(request: HttpRequest) -> str | None:

@@ -64,6 +64,10 @@ class GraderForm(forms.ModelForm):
         self.fields["prompt_version"].choices = [(v, v) for v in prompt_versions()]
         self.fields["judge"].required = False
         self.fields["judge"].empty_label = "None (human grader)"
+        # A model that holds imported results has no API to call, so it cannot judge.
+        for name in ("judge", "extra_judges"):
+            field = self.fields[name]
+            field.queryset = field.queryset.exclude(provider=ModelEndpoint.Provider.IMPORTED)
         if "grades_per_sample" in self.fields:
             self.fields["grades_per_sample"].min_value = 1
             self.fields["grades_per_sample"].widget.attrs["min"] = 1

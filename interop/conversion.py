@@ -6,6 +6,7 @@ source format's own field names.
 from __future__ import annotations
 
 import io
+import lzma
 import posixpath
 import re
 import uuid
@@ -16,18 +17,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+import zstandard
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils.text import slugify
 
 from evalbuilder.uploads import display_name, human_size
 from occupations import attachments
-from occupations.models import RubricCriterion, TaskVersion
-from occupations.seeding import DEFAULT_TAXONOMY, SeedProblem, TaskRecord
+from occupations.models import RubricCriterion, TaskStatement, TaskVersion
+from occupations.seeding import DEFAULT_TAXONOMY, TASK_SCHEMA, SeedProblem, TaskRecord
 
 EVALBUILDER = "evalbuilder"
 """The key of the object in each exported record that holds our own fields, for a lossless
 round trip; an importer that finds it takes those fields from it."""
+
+CITATIONS = "task_statements"
+"""The field of the `evalbuilder` object that lists the task statements a version cites."""
+StatementKey = tuple[str, str, int]
+"""A task statement as exports name it: (taxonomy, occupation code, statement id)."""
 
 DEFAULT_PASS_THRESHOLD: float = TaskVersion._meta.get_field("pass_threshold").default
 TITLE_CHARACTERS = 80
@@ -87,6 +94,8 @@ class ImportedTask:
     field_names: dict[str, str] = field(default_factory=dict)
     """Our field (or JSON path, '$.rubric[2].points') -> the source's name for it, so that a
     problem found by our checks names the field the user wrote."""
+    citations: list[StatementKey] = field(default_factory=list)
+    """The task statements the version cited where it was exported."""
 
 
 def problem(source: str, record: str, field_name: str, message: str) -> SeedProblem:
@@ -168,13 +177,75 @@ def rubric_item_id(version: TaskVersion, criterion: RubricCriterion) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evalbuilder:{name}"))
 
 
-def evalbuilder_fields(record: dict) -> dict:
-    """Our own fields of an exported task record, less those the format carries itself."""
-    return {
+def evalbuilder_fields(record: dict, version: TaskVersion) -> dict:
+    """Our own fields of an exported task record, less those the format carries itself,
+    with the task statements the version cites."""
+    fields = {
         name: value
         for name, value in record.items()
         if name not in ("rubric", "reference_solution")
     }
+    statements = version.task_statements.select_related("occupation__taxonomy")
+    fields[CITATIONS] = [
+        {
+            "taxonomy": str(statement.occupation.taxonomy),
+            "occupation": statement.occupation.code,
+            "statement_id": statement.statement_id,
+        }
+        for statement in statements.order_by("occupation__code", "statement_id")
+    ]
+    return fields
+
+
+def evalbuilder_field_names(format_names: dict[str, str], carried: set[str]) -> dict[str, str]:
+    """How problems name fields of a record with an `evalbuilder` object: each task field
+    the format does not carry itself (`carried`) is `evalbuilder.<field>`."""
+    ours = {
+        name: f"{EVALBUILDER}.{name}" for name in TASK_SCHEMA["properties"] if name not in carried
+    }
+    return {**format_names, **ours}
+
+
+def read_citations(value: Any, complain) -> list[StatementKey]:
+    """The statements an `evalbuilder.task_statements` list names; complain(field, message)
+    for each entry that is not {taxonomy, occupation, statement_id}."""
+    name = f"{EVALBUILDER}.{CITATIONS}"
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        complain(name, "must be a list of {taxonomy, occupation, statement_id}")
+        return []
+    keys = []
+    for index, item in enumerate(value):
+        number = item.get("statement_id") if isinstance(item, dict) else None
+        if (
+            not isinstance(item, dict)
+            or not isinstance(item.get("taxonomy"), str)
+            or not isinstance(item.get("occupation"), str)
+            or not isinstance(number, int)
+            or isinstance(number, bool)
+        ):
+            complain(
+                f"{name}[{index}]",
+                "must be {taxonomy, occupation, statement_id} with a whole statement id",
+            )
+            continue
+        keys.append((item["taxonomy"], item["occupation"], number))
+    return keys
+
+
+def cited_statements(keys: list[StatementKey]) -> list[TaskStatement]:
+    """The task statements named by `keys` that exist here; the others are left out."""
+    wanted = set(keys)
+    found = TaskStatement.objects.filter(
+        statement_id__in={number for _, _, number in keys}
+    ).select_related("occupation__taxonomy")
+    return [
+        statement
+        for statement in found
+        if (str(statement.occupation.taxonomy), statement.occupation.code, statement.statement_id)
+        in wanted
+    ]
 
 
 # --- reference files ----------------------------------------------------------------------
@@ -223,45 +294,142 @@ class FolderFiles:
         return target.read_bytes()
 
 
-class ZipFiles:
-    """Reference files in an uploaded zip archive, read in memory under size caps.
+ZIP_ZSTANDARD = 93
+"""The zip compression method of Zstandard. Inspect AI writes every member of an .eval log
+with it, and Python's zipfile reads it only from 3.14 on, so it is read here with zstandard."""
 
-    Nothing is unpacked to disk, so a member's name never reaches the file system.
+_READ_CHUNK = 1024 * 1024
+
+
+class ZipArchiveError(ValueError):
+    """A zip archive, or one of its members, that cannot be read; the message says why."""
+
+
+class BoundedZip:
+    """A zip archive read in memory under caps: how many members it may hold, how many bytes
+    one member and all members read may unpack to. A bomb or a damaged member is refused
+    with a ZipArchiveError that names it; nothing is unpacked to disk.
     """
 
-    def __init__(self, data: bytes, name: str) -> None:
+    def __init__(
+        self, data: bytes, name: str, *, max_members: int, member_bytes: int, total_bytes: int
+    ) -> None:
+        self.data = data
+        self.member_bytes = member_bytes
+        self.total_bytes = total_bytes
+        self.unpacked = 0
         try:
             self.archive = zipfile.ZipFile(io.BytesIO(data))
             members = self.archive.infolist()
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
-            raise ReferenceFileError(f"{name} is not a zip archive that can be opened") from error
-        if len(members) > attachments.MAX_ARCHIVE_MEMBERS:
-            raise ReferenceFileError(
-                f"{name} holds more than {attachments.MAX_ARCHIVE_MEMBERS} files"
-            )
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as error:
+            raise ZipArchiveError(f"{name} is not a zip archive that can be opened") from error
+        if len(members) > max_members:
+            raise ZipArchiveError(f"{name} holds more than {max_members} files")
         self.members = {
             posixpath.normpath(info.filename.replace("\\", "/")): info
             for info in members
             if not info.is_dir()
         }
-        self.unpacked = 0
+
+    def close(self) -> None:
+        """Close the archive."""
+        self.archive.close()
+
+    def read(self, info: zipfile.ZipInfo, label: str) -> bytes:
+        """The unpacked bytes of a member; `label` names it in every refusal."""
+        if info.file_size > self.member_bytes:
+            raise ZipArchiveError(
+                f"{label} is larger than the limit of {human_size(self.member_bytes)}"
+            )
+        try:
+            if info.compress_type == ZIP_ZSTANDARD:
+                data = self._read_zstandard(info, label)
+            else:
+                with self.archive.open(info) as member:
+                    data = member.read(self.member_bytes + 1)
+        except NotImplementedError as error:
+            raise ZipArchiveError(
+                f"{label} is packed with a compression method that cannot be read "
+                f"({info.compress_type})"
+            ) from error
+        except RuntimeError as error:  # zipfile's word for an encrypted member
+            raise ZipArchiveError(f"{label} is encrypted") from error
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            lzma.LZMAError,
+            zstandard.ZstdError,
+            EOFError,
+            ValueError,
+            OSError,
+        ) as error:
+            raise ZipArchiveError(f"{label} is damaged in the zip archive") from error
+        self.unpacked += len(data)
+        if len(data) > self.member_bytes or self.unpacked > self.total_bytes:
+            raise ZipArchiveError(f"{label} unpacks to more than the limit allows")
+        return data
+
+    def _read_zstandard(self, info: zipfile.ZipInfo, label: str) -> bytes:
+        if info.flag_bits & 0x1:
+            raise RuntimeError("encrypted")
+        start = info.header_offset
+        header = self.data[start : start + 30]
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"bad local file header of {label}")
+        name_length = int.from_bytes(header[26:28], "little")
+        extra_length = int.from_bytes(header[28:30], "little")
+        begin = start + 30 + name_length + extra_length
+        packed = self.data[begin : begin + info.compress_size]
+        if len(packed) != info.compress_size:
+            raise EOFError(f"{label} is cut short")
+        reader = zstandard.ZstdDecompressor().stream_reader(packed, read_across_frames=True)
+        chunks, size = [], 0
+        with reader:
+            while size <= self.member_bytes:
+                chunk = reader.read(_READ_CHUNK)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        data = b"".join(chunks)
+        if size <= self.member_bytes and zlib.crc32(data) != info.CRC:
+            raise zipfile.BadZipFile(f"bad CRC-32 for {label}")
+        return data
+
+
+class ZipFiles:
+    """Reference files in an uploaded zip archive, read in memory under size caps.
+
+    Paths are relative to the archive's root or, when every file lies in one top folder
+    (as in a zip of an exported folder), to that folder.
+    """
+
+    def __init__(self, data: bytes, name: str) -> None:
+        try:
+            self.archive = BoundedZip(
+                data,
+                name,
+                max_members=attachments.MAX_ARCHIVE_MEMBERS,
+                member_bytes=attachments.max_attachment_bytes(),
+                total_bytes=settings.EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES,
+            )
+        except ZipArchiveError as error:
+            raise ReferenceFileError(str(error)) from error
+        names = list(self.archive.members)
+        tops = {member.split("/", 1)[0] for member in names}
+        single_top = len(tops) == 1 and all("/" in member for member in names)
+        self.root = f"{tops.pop()}/" if single_top else ""
 
     def read(self, path: str) -> bytes:
-        info = self.members.get(_relative(path))
+        relative = _relative(path)
+        members = self.archive.members
+        info = members.get(relative) or members.get(f"{self.root}{relative}")
         if info is None:
             raise ReferenceFileError(f"{path!r} is not in the zip archive of reference files")
-        limit = attachments.max_attachment_bytes()
-        if info.file_size > limit:
-            raise ReferenceFileError(f"{path!r} is larger than the limit of {human_size(limit)}")
         try:
-            with self.archive.open(info) as member:
-                data = member.read(limit + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, RuntimeError) as error:
-            raise ReferenceFileError(f"{path!r} is damaged in the zip archive") from error
-        self.unpacked += len(data)
-        if len(data) > limit or self.unpacked > settings.EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES:
-            raise ReferenceFileError(f"{path!r} unpacks to more than the limit allows")
-        return data
+            return self.archive.read(info, repr(path))
+        except ZipArchiveError as error:
+            raise ReferenceFileError(str(error)) from error
 
 
 def checked_file(files: ReferenceFiles, path: str) -> ReferenceFile:

@@ -1,7 +1,7 @@
 """Inspect AI eval logs imported as runs: a model's answers, sampled elsewhere, graded here.
 
-A log is read as the files Inspect writes (an `.eval` zip of JSON members, or one `.json`
-document), with zipfile and json alone: the product does not depend on Inspect. Every
+A log is read as the files Inspect writes (an `.eval` zip of JSON members, packed with
+Zstandard, or one `.json` document), under size caps: the product does not depend on Inspect. Every
 problem is found before anything is written, and each names where it is (the log member,
 or the sample id and epoch) and the field. A valid log becomes one run of the suite whose
 samples it holds, on an existing model or on one registered as imported results; the run
@@ -11,19 +11,22 @@ then goes to grading exactly as a run sampled here does when its last sample lan
 from __future__ import annotations
 
 import datetime
-import io
+import itertools
 import json
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils.text import slugify
 
 from audit import trail
 from graders.services import GRADE_BATCH
+from interop.conversion import BoundedZip, ZipArchiveError
 from occupations.models import Suite, TaskVersion
 from runs.models import ModelEndpoint, Run, Sample
 from runs.services import (
@@ -37,6 +40,14 @@ HEADER_MEMBER = "header.json"
 SAMPLES_PREFIX = "samples/"
 FAILED_SAMPLE_KIND = "inspect_error"
 """Sample.error_kind of a sample that ended in an error in Inspect."""
+MAX_LOG_MEMBERS = 50_000
+"""Members an .eval log may hold: a sample each, and Inspect's own few."""
+MAX_EPOCHS = 100
+"""The most epochs a log may have: as many samples per task as a run started here takes."""
+MAX_COUNT = 2**31 - 1
+"""The largest token count or latency in milliseconds a sample holds."""
+MAX_COST = 10**6
+"""A sample's cost must stay under this (its column holds 6 digits before the point)."""
 
 
 @dataclass
@@ -99,6 +110,9 @@ class _LogSample:
     label: str
     """Where it is, for messages: 'sample <id> epoch <n>'."""
     data: dict
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_ms: int | None = None
 
 
 @dataclass
@@ -133,39 +147,16 @@ def _load_json(raw: bytes, where: str, problems: list[str]) -> Any:
         return None
 
 
-def _read_log(name: str, raw: bytes, problems: list[str]) -> _Log | None:
-    """The header and samples of a .eval (zip) or .json log; None, with problems, if the
-    file is neither."""
+def max_unpacked_bytes() -> int:
+    """How many bytes the members of one .eval log read may unpack to, in all."""
+    return settings.EVALBUILDER_MAX_EVAL_LOG_UNPACKED_BYTES
+
+
+def read_log(name: str, raw: bytes, problems: list[str]) -> _Log | None:
+    """The header and samples of a .eval (zip) or .json log named `name`; None, with
+    problems, if the file is neither. Reads Inspect's Zstandard members without Inspect."""
     if raw[:4] == b"PK\x03\x04":
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(raw))
-        except zipfile.BadZipFile as error:
-            problems.append(f"{name}: not a readable .eval log ({error})")
-            return None
-        with archive:
-            members = archive.namelist()
-            if HEADER_MEMBER not in members:
-                problems.append(
-                    f"log member {HEADER_MEMBER!r} is missing: the eval did not finish, or "
-                    "the file is not an Inspect eval log"
-                )
-                return None
-            header = _load_json(
-                archive.read(HEADER_MEMBER), f"log member {HEADER_MEMBER!r}", problems
-            )
-            samples = []
-            for member in sorted(members):
-                if not (member.startswith(SAMPLES_PREFIX) and member.endswith(".json")):
-                    continue
-                where = f"log member {member!r}"
-                data = _load_json(archive.read(member), where, problems)
-                if data is not None:
-                    samples.append(_LogSample(_sample_label(data, where), data))
-        if not isinstance(header, dict):
-            if header is not None:
-                problems.append(f"log member {HEADER_MEMBER!r}: not a JSON object")
-            return None
-        return _Log(header, f"log member {HEADER_MEMBER!r}", samples)
+        return _read_eval_zip(name, raw, problems)
     document = _load_json(raw, f"{name}: not an .eval log (zip) and", problems)
     if document is None:
         return None
@@ -182,6 +173,59 @@ def _read_log(name: str, raw: bytes, problems: list[str]) -> _Log | None:
     ]
     header = {key: value for key, value in document.items() if key != "samples"}
     return _Log(header, name, samples)
+
+
+def _read_eval_zip(name: str, raw: bytes, problems: list[str]) -> _Log | None:
+    """The header and samples of an .eval log, each member read under the caps."""
+    try:
+        archive = BoundedZip(
+            raw,
+            name,
+            max_members=MAX_LOG_MEMBERS,
+            member_bytes=settings.EVALBUILDER_MAX_EVAL_LOG_BYTES,
+            total_bytes=max_unpacked_bytes(),
+        )
+    except ZipArchiveError as error:
+        problems.append(f"{error}: not a readable .eval log")
+        return None
+    header_label = f"log member {HEADER_MEMBER!r}"
+    try:
+        info = archive.members.get(HEADER_MEMBER)
+        if info is None:
+            problems.append(
+                f"{header_label} is missing: the eval did not finish, or the file is not an "
+                "Inspect eval log"
+            )
+            return None
+        header = _member_json(archive, info, header_label, problems)
+        samples = []
+        for member, info in sorted(archive.members.items()):
+            if not (member.startswith(SAMPLES_PREFIX) and member.endswith(".json")):
+                continue
+            where = f"log member {member!r}"
+            data = _member_json(archive, info, where, problems)
+            if data is not None:
+                samples.append(_LogSample(_sample_label(data, where), data))
+            if archive.unpacked > archive.total_bytes:
+                break  # one refusal is enough: every later member would be refused too
+    finally:
+        archive.close()
+    if not isinstance(header, dict):
+        if header is not None:
+            problems.append(f"{header_label}: not a JSON object")
+        return None
+    return _Log(header, header_label, samples)
+
+
+def _member_json(
+    archive: BoundedZip, info: zipfile.ZipInfo, where: str, problems: list[str]
+) -> Any:
+    try:
+        raw = archive.read(info, where)
+    except ZipArchiveError as error:
+        problems.append(str(error))
+        return None
+    return _load_json(raw, where, problems)
 
 
 def _get(data: Any, path: str) -> Any:
@@ -206,31 +250,58 @@ def _moment(value: Any, where: str, path: str, problems: list[str]) -> datetime.
     return moment
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+def _count(data: dict, path: str, where: str, problems: list[str]) -> int:
+    """A whole number of the sample (a token count); 0 when absent or not a whole number,
+    a problem when larger than a sample can hold."""
+    value = _get(data, path)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return 0
+    if value > MAX_COUNT:
+        problems.append(f"{where}: field {path!r}: {value} is more than {MAX_COUNT:,} tokens")
+        return 0
+    return value
 
 
-def _tokens(data: dict, model: str) -> tuple[int, int]:
+def _tokens(data: dict, model: str, where: str, problems: list[str]) -> tuple[int, int]:
     """Input and output tokens of the model's answer: its reply's usage, else the model's
     usage over the sample. Cached input counts as input."""
-    usage = _get(data, "output.usage")
-    if not isinstance(usage, dict):
+    path = "output.usage"
+    if not isinstance(_get(data, path), dict):
         usage = _get(data, "model_usage")
-        usage = usage.get(model) if isinstance(usage, dict) else None
-    if not isinstance(usage, dict):
-        return 0, 0
+        if not (isinstance(usage, dict) and isinstance(usage.get(model), dict)):
+            return 0, 0
+        # The model's name may hold dots, so its usage is looked up, not walked to.
+        data, path = {"usage": usage[model]}, "usage"
+        where = f"{where}: model_usage of {model!r}"
     inputs = sum(
-        _count(usage.get(key))
+        _count(data, f"{path}.{key}", where, problems)
         for key in ("input_tokens", "input_tokens_cache_read", "input_tokens_cache_write")
     )
-    return inputs, _count(usage.get("output_tokens"))
+    if inputs > MAX_COUNT:
+        problems.append(
+            f"{where}: field {path!r}: its input tokens add up to more than {MAX_COUNT:,}"
+        )
+        inputs = 0
+    return inputs, _count(data, f"{path}.output_tokens", where, problems)
 
 
-def _latency_ms(data: dict) -> int | None:
+def _latency_ms(data: dict, where: str, problems: list[str]) -> int | None:
+    """How long the sample took, in milliseconds: its working time, else its total time."""
     for key in ("working_time", "total_time"):
         value = data.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-            return round(value * 1000)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            continue
+        if not math.isfinite(value):
+            problems.append(f"{where}: field {key!r}: {value!r} is not a finite number")
+            return None
+        latency = round(value * 1000)
+        if latency > MAX_COUNT:
+            problems.append(
+                f"{where}: field {key!r}: {value!r} seconds is longer than a sample can "
+                f"record ({MAX_COUNT // 1000:,} seconds)"
+            )
+            return None
+        return latency
     return None
 
 
@@ -330,9 +401,13 @@ _VERSION_ID = re.compile(r"^(?P<slug>.+)-v(?P<number>\d+)$")
 
 
 def _match_versions(
-    log: _Log, suite: Suite, epochs: int, problems: list[str]
+    log: _Log, suite: Suite, epochs: int | None, problems: list[str]
 ) -> list[tuple[_LogSample, TaskVersion, int]]:
-    """Each sample with its task version and 0-based attempt; problems for the rest."""
+    """Each sample with its task version and 0-based attempt; problems for the rest.
+
+    `epochs` is None when the header's is unusable: then no sample is missing, and any
+    epoch up to MAX_EPOCHS is one."""
+    last_epoch = epochs or MAX_EPOCHS
     versions = {v.pk: v for v in suite.task_versions.select_related("task")}
     by_id = {f"{v.task.slug}-v{v.number}": v for v in versions.values()}
     matched: list[tuple[_LogSample, TaskVersion, int]] = []
@@ -343,10 +418,10 @@ def _match_versions(
             problems.append(f"{sample.label}: not a JSON object")
             continue
         epoch = data.get("epoch")
-        if not isinstance(epoch, int) or isinstance(epoch, bool) or not 1 <= epoch <= epochs:
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not 1 <= epoch <= last_epoch:
             problems.append(
                 f"{sample.label}: field 'epoch': {epoch!r} is not an epoch of this eval "
-                f"(1 to {epochs})"
+                f"(1 to {last_epoch})"
             )
             continue
         wanted = _get(data, "metadata.evalbuilder.task_version")
@@ -377,18 +452,18 @@ def _match_versions(
             problems.append(f"{sample.label}: field 'output.completion': not text")
             continue
         matched.append((sample, version, epoch - 1))
-    missing = [
+    missing = (
         f"{version} epoch {attempt + 1}"
         for version in sorted(versions.values(), key=lambda v: (v.task.slug, v.number))
-        for attempt in range(epochs)
+        for attempt in range(epochs or 0)
         if (version.pk, attempt) not in seen
-    ]
-    if missing and not problems:
-        shown = ", ".join(missing[:10]) + (
-            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        )
+    )
+    shown = list(itertools.islice(missing, 11))
+    if shown:
+        more = sum(1 for _ in missing) + len(shown) - 10
+        listed = ", ".join(shown[:10]) + (f" and {more} more" if more > 0 else "")
         problems.append(
-            f"samples: the log has no sample of {shown}; a run holds every task version of "
+            f"samples: the log has no sample of {listed}; a run holds every task version of "
             f"suite {suite.slug} in every epoch (held-out tasks too: export the suite with "
             "them to run them)"
         )
@@ -397,7 +472,6 @@ def _match_versions(
 
 def _sample_row(run: Run, sample: _LogSample, version: TaskVersion, attempt: int) -> Sample:
     data = sample.data
-    input_tokens, output_tokens = _tokens(data, run.endpoint.model_id)
     error = data.get("error")
     row = Sample(
         run=run,
@@ -405,10 +479,10 @@ def _sample_row(run: Run, sample: _LogSample, version: TaskVersion, attempt: int
         attempt=attempt,
         status=Sample.Status.DONE,
         output=_get(data, "output.completion") or "",
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cost=run.endpoint.cost_of(input_tokens, output_tokens),
-        latency_ms=_latency_ms(data),
+        input_tokens=sample.input_tokens,
+        output_tokens=sample.output_tokens,
+        cost=run.endpoint.cost_of(sample.input_tokens, sample.output_tokens),
+        latency_ms=sample.latency_ms,
     )
     if error:
         message = error.get("message") if isinstance(error, dict) else str(error)
@@ -416,6 +490,12 @@ def _sample_row(run: Run, sample: _LogSample, version: TaskVersion, attempt: int
         row.error_kind = FAILED_SAMPLE_KIND
         row.error = str(message or "the sample ended in an error in Inspect")[:5000]
     return row
+
+
+def _read_numbers(sample: _LogSample, model: str, problems: list[str]) -> None:
+    """The sample's token counts and latency, checked to fit what a sample holds."""
+    sample.input_tokens, sample.output_tokens = _tokens(sample.data, model, sample.label, problems)
+    sample.latency_ms = _latency_ms(sample.data, sample.label, problems)
 
 
 def import_eval_log(
@@ -438,7 +518,7 @@ def import_eval_log(
     name, raw = _read_bytes(path_or_file)
     report = EvalLogImport(file_name=name, dry_run=dry_run)
     problems = report.problems
-    log = _read_log(name, raw, problems)
+    log = read_log(name, raw, problems)
     if log is None:
         raise EvalLogError(report)
     where = log.header_label
@@ -461,8 +541,14 @@ def import_eval_log(
         epochs = 1
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
         problems.append(f"{where}: field 'eval.config.epochs': {epochs!r} is not a whole number")
-        epochs = 1
-    report.epochs = epochs
+        epochs = None
+    elif epochs > MAX_EPOCHS:
+        problems.append(
+            f"{where}: field 'eval.config.epochs': {epochs} is more than the {MAX_EPOCHS} "
+            "samples per task a run may take"
+        )
+        epochs = None
+    report.epochs = epochs or 0
     started = _moment(_get(header, "stats.started_at"), where, "stats.started_at", problems)
     completed = _moment(_get(header, "stats.completed_at"), where, "stats.completed_at", problems)
     if not log.samples:
@@ -478,8 +564,17 @@ def import_eval_log(
     matched = (
         _match_versions(log, target_suite, epochs, problems) if target_suite is not None else []
     )
+    for sample, _, _ in matched:
+        _read_numbers(sample, report.model, problems)
     target, created = _resolve_endpoint(endpoint, report.model, release_date, problems)
     if target is not None:
+        for sample, _, _ in matched:
+            cost = target.cost_of(sample.input_tokens, sample.output_tokens)
+            if cost >= MAX_COST:
+                problems.append(
+                    f"{sample.label}: field 'output.usage': its tokens cost {cost:,.2f} on "
+                    f"model {target.slug}, more than a sample can record"
+                )
         report.endpoint_slug, report.endpoint_created = target.slug, created
         if not created:
             earlier = Run.objects.filter(

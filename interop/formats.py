@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError
 from django.db.models import QuerySet
 
 from interop import gdpval, healthbench, inspect_task
-from interop.conversion import ImportedTask, ImportOptions, renamed
+from interop.conversion import ImportedTask, ImportOptions, cited_statements, renamed
 from occupations import attachments
 from occupations.jsonl import ImportReport, TaskImportError, import_records
-from occupations.models import Occupation, Suite, Task, TaskVersion
+from occupations.models import Attachment, Occupation, Suite, Task, TaskVersion
 from occupations.seeding import SeedProblem, TaskRecord
 
 SuiteWriter = Callable[..., list[Path]]
@@ -108,11 +109,15 @@ def import_text(
     importer = IMPORTERS[format_name]
     problems: list[SeedProblem] = []
     imported = importer.read(text, options, problems)
-    files = {task.record.source: task.files for task in imported}
+    by_source = {task.record.source: task for task in imported}
+    stored: list[str] = []
 
     def attach(record: TaskRecord, version: TaskVersion) -> None:
-        for file in files[record.source]:
-            attachments.add_attachment(version, file.as_upload(), user)
+        task = by_source[record.source]
+        for file in task.files:
+            stored.append(attachments.add_attachment(version, file.as_upload(), user).file.name)
+        if task.citations:
+            version.task_statements.set(cited_statements(task.citations))
 
     try:
         return import_records(
@@ -127,3 +132,16 @@ def import_text(
     except TaskImportError as error:
         error.report.problems = renamed(error.report.problems, imported)
         raise TaskImportError(error.report) from None
+    except BaseException as error:
+        # The rows were rolled back; the files stored meanwhile would be left behind.
+        for name in stored:
+            Attachment.file.field.storage.delete(name)
+        if isinstance(error, IntegrityError):  # a task made meanwhile under one of the slugs
+            found = SeedProblem(
+                "file",
+                "tasks",
+                "slug",
+                "a task with one of these slugs was made while this import ran",
+            )
+            raise TaskImportError(ImportReport(dry_run=dry_run, problems=[found])) from None
+        raise

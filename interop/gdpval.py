@@ -15,15 +15,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
 from interop.conversion import (
+    CITATIONS,
     EVALBUILDER,
     ImportedTask,
     ImportOptions,
     ReferenceFileError,
     checked_file,
+    evalbuilder_field_names,
     evalbuilder_fields,
     labels_for,
     problem,
+    read_citations,
     rubric_item_id,
     slug_for,
     tag_and_critical,
@@ -57,7 +62,8 @@ FIELD_NAMES = {
 def read_rows(text: str) -> list[tuple[str, Any]]:
     """(source, row) pairs: JSON Lines when the text starts with '{', else CSV with a header.
 
-    A line that is not JSON comes back as a JSONDecodeError in place of its row.
+    A line that is not JSON comes back as a JSONDecodeError in place of its row; a CSV row
+    that cannot be read, as a csv.Error, and the rows after it are not read.
     """
     if text.lstrip().startswith("{"):
         rows: list[tuple[str, Any]] = []
@@ -68,9 +74,23 @@ def read_rows(text: str) -> list[tuple[str, Any]]:
                 except json.JSONDecodeError as error:
                     rows.append((f"line {number}", error))
         return rows
+    # GDPval prompts and rubrics outgrow csv's default 128 KiB field: a field may be as
+    # long as the largest file imported.
+    csv.field_size_limit(settings.EVALBUILDER_MAX_IMPORT_BYTES)
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = []
     # The header is row 1, as a spreadsheet numbers it.
-    return [(f"row {number}", row) for number, row in enumerate(reader, 2)]
+    number = 1
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as error:
+            rows.append((f"row {number}", error))
+            return rows
+        rows.append((f"row {number}", row))
 
 
 def read_records(
@@ -83,6 +103,10 @@ def read_records(
     for source, row in read_rows(text):
         if isinstance(row, json.JSONDecodeError):
             message = f"is not valid JSON: {row.msg} (column {row.colno})"
+            problems.append(problem(source, "task", "-", message))
+            continue
+        if isinstance(row, csv.Error):
+            message = f"cannot be read as CSV ({row}); the rows after it were not read"
             problems.append(problem(source, "task", "-", message))
             continue
         task = _read_row(source, row, options, titles, problems)
@@ -136,20 +160,24 @@ def _read_row(
     files = _files(
         _json_value(row.get("reference_files"), "reference_files", complain), options, complain
     )
+    citations = []
     if ours is not None:
-        fields = {name: value for name, value in ours.items() if name != "version"}
+        citations = read_citations(ours.get(CITATIONS), complain)
+        fields = {k: v for k, v in ours.items() if k not in ("version", CITATIONS)}
         record = {**fields, "rubric": rubric}
         record["slug"] = f"{options.prefix}{fields.get('slug', '')}"
         if "reference_solution" not in fields:
             record["reference_solution"] = options.reference
-        field_names = {**FIELD_NAMES, **{name: f"{EVALBUILDER}.{name}" for name in fields}}
+        field_names = evalbuilder_field_names(FIELD_NAMES, {"rubric"})
     else:
         record = _record_from_row(source, row, options, titles, complain)
         record["rubric"] = rubric
         field_names = dict(FIELD_NAMES)
     if len(problems) > found:
         return None
-    return ImportedTask(TaskRecord(source, record), files=files, field_names=field_names)
+    return ImportedTask(
+        TaskRecord(source, record), files=files, field_names=field_names, citations=citations
+    )
 
 
 def _record_from_row(source, row, options, titles, complain) -> dict:
@@ -284,7 +312,7 @@ def row(version: TaskVersion) -> tuple[dict, list[tuple[str, Any]]]:
         "rubric_pretty": "\n".join(f"[{c.points:+d}] {c.text}" for c in criteria),
         "rubric_json": json.dumps(rubric, ensure_ascii=False),
         EVALBUILDER: {
-            **evalbuilder_fields(record),
+            **evalbuilder_fields(record, version),
             "reference_solution": version.reference_solution,
             "version": version.number,
         },

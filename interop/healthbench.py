@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from interop.conversion import (
+    CITATIONS,
     EVALBUILDER,
     ImportedTask,
     ImportOptions,
+    evalbuilder_field_names,
     evalbuilder_fields,
     labels_for,
     problem,
+    read_citations,
     slug_for,
     tag_and_critical,
     title_from,
@@ -98,11 +101,13 @@ def _read_example(
                 "is missing: a task needs a reference solution; give one for the examples "
                 "without (--reference)",
             )
+    citations = []
     if ours is not None:
-        fields = {name: value for name, value in ours.items() if name != "version"}
+        citations = read_citations(ours.get(CITATIONS), complain)
+        fields = {k: v for k, v in ours.items() if k not in ("version", CITATIONS)}
         record = {**fields, "reference_solution": reference, "rubric": rubric}
         record["slug"] = f"{options.prefix}{fields.get('slug', '')}"
-        field_names = {**FIELD_NAMES, **{name: f"{EVALBUILDER}.{name}" for name in fields}}
+        field_names = evalbuilder_field_names(FIELD_NAMES, {"rubric", "reference_solution"})
     else:
         record = _record_from_options(source, data, number, options, complain)
         record |= {
@@ -115,7 +120,7 @@ def _read_example(
         field_names = dict(FIELD_NAMES)
     if len(problems) > found:
         return None
-    return ImportedTask(TaskRecord(source, record), field_names=field_names)
+    return ImportedTask(TaskRecord(source, record), field_names=field_names, citations=citations)
 
 
 def _record_from_options(source, data, number, options, complain) -> dict:
@@ -231,7 +236,7 @@ def example(suite: Suite, version: TaskVersion) -> dict:
         ],
         "example_tags": [f"occupation:{task.occupation.code}"],
         "ideal_completions_data": {"ideal_completion": version.reference_solution},
-        EVALBUILDER: {**evalbuilder_fields(record), "version": version.number},
+        EVALBUILDER: {**evalbuilder_fields(record, version), "version": version.number},
     }
 
 

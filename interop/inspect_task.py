@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import keyword
 import pprint
 import re
 from pathlib import Path
@@ -43,11 +42,9 @@ def sample_id(version: TaskVersion) -> str:
 
 
 def suite_identifier(suite: Suite) -> str:
-    """The suite's slug as a Python name: the name of the task function."""
-    name = re.sub(r"\W", "_", suite.slug)
-    if not name or name[0].isdigit() or keyword.iskeyword(name):
-        name = f"suite_{name}"
-    return name
+    """The name of the task function: `suite_` and the slug as a Python name, so that no
+    slug (`generate`, `json`, a keyword) can shadow a name the task file uses."""
+    return "suite_" + re.sub(r"\W", "_", suite.slug)
 
 
 def sample_record(suite: Suite, version: TaskVersion) -> dict:

@@ -1,7 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from audit.admin import HeldOutContentAdmin
 from evalbuilder.uploads import refused_upload
@@ -26,6 +29,43 @@ from occupations.models import (
     TaxonomyImport,
     WorkActivity,
 )
+
+
+def credited_taxonomies(records: QuerySet, paths: tuple[str, ...]) -> QuerySet[Taxonomy]:
+    """The taxonomies with a credit line that the records come from (`paths` are the
+    lookups from a record to its taxonomies), whose licences ask for their credit wherever
+    their content is shown."""
+    condition = Q(pk__in=[])
+    for lookup in paths:
+        condition |= Q(pk__in=records.order_by().values(lookup))
+    return Taxonomy.objects.exclude(credit="").filter(condition).order_by("pk")
+
+
+class CreditedContentAdmin(admin.ModelAdmin):
+    """An admin of records drawn from a taxonomy whose licence asks for its credit line
+    (O*NET): every list and record page shows the credit of the taxonomies on it."""
+
+    taxonomy_paths: tuple[str, ...] = ("taxonomy",)
+    change_list_template = "admin/occupations/credited_change_list.html"
+    change_form_template = "admin/occupations/credited_change_form.html"
+
+    def _with_credits(self, response, records: QuerySet | None):
+        if isinstance(response, TemplateResponse) and records is not None:
+            response.context_data["credited_taxonomies"] = credited_taxonomies(
+                records, self.taxonomy_paths
+            )
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        shown = getattr(response, "context_data", None) or {}
+        return self._with_credits(response, shown["cl"].queryset if "cl" in shown else None)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        record = (getattr(response, "context_data", None) or {}).get("original")
+        records = self.model._base_manager.filter(pk=record.pk) if record is not None else None
+        return self._with_credits(response, records)
 
 
 @admin.register(Taxonomy)
@@ -56,10 +96,22 @@ class TaxonomyAdmin(admin.ModelAdmin):
             )
             if form.is_valid():
                 try:
-                    context["report"] = form.run_import(request.user)
+                    report = form.run_import(request.user)
                 except TaxonomyImportError as error:
                     context["problems"] = error.problems[:MAX_PRINTED_PROBLEMS]
                     context["more"] = max(0, len(error.problems) - MAX_PRINTED_PROBLEMS)
+                else:
+                    if report.dry_run:
+                        context["report"] = report
+                    else:
+                        # A redirect, so that reloading the page does not import again.
+                        messages.success(request, str(report).partition("\n")[0])
+                        return HttpResponseRedirect(
+                            reverse(
+                                "admin:occupations_taxonomyimport_change",
+                                args=[report.record_id],
+                            )
+                        )
         else:
             form = TaxonomyImportForm()
         context["form"] = form
@@ -67,7 +119,7 @@ class TaxonomyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Occupation)
-class OccupationAdmin(admin.ModelAdmin):
+class OccupationAdmin(CreditedContentAdmin):
     list_display = ["code", "title", "level", "taxonomy", "employment", "mean_annual_wage"]
     list_filter = ["taxonomy", "level"]
     search_fields = ["code", "title"]
@@ -115,9 +167,16 @@ class TaskVersionAdmin(HeldOutContentAdmin):
     inlines = [RubricCriterionInline]
 
     def get_readonly_fields(self, request, obj=None):
+        # The statements a version cites are chosen on the authoring page, among those of
+        # its occupation; here they are listed, never picked from every statement.
         if obj is not None and obj.is_locked:
-            return [f.name for f in self.model._meta.fields]
-        return ["submitted_at"]
+            return [f.name for f in self.model._meta.fields] + ["task_statements"]
+        return ["submitted_at", "task_statements"]
+
+    def has_change_permission(self, request, obj=None):
+        # A submitted version never changes: its page shows it, with nothing to save.
+        locked = obj is not None and obj.is_locked
+        return not locked and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         locked = obj is not None and obj.is_locked
@@ -250,27 +309,36 @@ class TaxonomyImportAdmin(ImportedRecordAdmin):
     ]
     list_filter = ["kind", "taxonomy"]
     list_select_related = ["taxonomy", "imported_by"]
+    readonly_fields = ["report"]
+
+    @admin.display(description="Report")
+    def report(self, obj: TaxonomyImport):
+        """What the import did, one line each: counts per record type, skips and notes."""
+        details = obj.details or {}
+        lines = [
+            f"{name}: " + ", ".join(f"{count} {what}" for what, count in counts.items() if count)
+            for name, counts in details.get("counts", {}).items()
+        ]
+        lines += [f"skipped {reason}" for reason in details.get("skipped", [])]
+        lines += [f"note: {note}" for note in details.get("notes", [])]
+        return format_html("<pre>{}</pre>", "\n".join(lines))
+
+
+class ImportedContentAdmin(CreditedContentAdmin, ImportedRecordAdmin):
+    """Imported records whose text comes from a credited taxonomy (O*NET)."""
 
 
 @admin.register(TaskStatement)
-class TaskStatementAdmin(ImportedRecordAdmin):
+class TaskStatementAdmin(ImportedContentAdmin):
+    taxonomy_paths = ("occupation__taxonomy",)
     list_display = ["statement_id", "occupation", "task_type", "text"]
     list_filter = ["task_type", "occupation__taxonomy"]
     search_fields = ["text", "occupation__code", "occupation__title", "=statement_id"]
     list_select_related = ["occupation"]
-    change_list_template = "admin/occupations/taskstatement/change_list.html"
-
-    def changelist_view(self, request, extra_context=None):
-        # The licence of O*NET asks for its credit line wherever its statements are shown.
-        credited = Taxonomy.objects.exclude(credit="").filter(
-            occupations__task_statements__isnull=False
-        )
-        extra_context = {**(extra_context or {}), "credited_taxonomies": credited.distinct()}
-        return super().changelist_view(request, extra_context)
 
 
 @admin.register(WorkActivity)
-class WorkActivityAdmin(ImportedRecordAdmin):
+class WorkActivityAdmin(ImportedContentAdmin):
     list_display = ["activity_id", "title", "group_id", "element_id", "taxonomy"]
     list_filter = ["taxonomy"]
     search_fields = ["activity_id", "title"]
@@ -291,6 +359,7 @@ class CrosswalkLinkInline(admin.TabularInline):
 
 
 @admin.register(Crosswalk)
-class CrosswalkAdmin(ImportedRecordAdmin):
+class CrosswalkAdmin(ImportedContentAdmin):
+    taxonomy_paths = ("source", "target")
     list_display = ["source", "target", "description"]
     inlines = [CrosswalkLinkInline]

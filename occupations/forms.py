@@ -110,7 +110,7 @@ class VersionForm(forms.Form):
     )
 
     def __init__(self, *args, statements=None, **kwargs) -> None:
-        """`statements`: those the task may cite (statements_for its occupation)."""
+        """`statements`: those the draft may cite (statements.accepted_citations)."""
         super().__init__(*args, **kwargs)
         if statements is not None:
             self.fields["task_statements"].queryset = statements

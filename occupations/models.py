@@ -421,6 +421,7 @@ class TaskVersion(models.Model):
     task_statements = models.ManyToManyField(
         TaskStatement,
         blank=True,
+        through="TaskStatementCitation",
         related_name="task_versions",
         help_text="The task statements (O*NET) of the occupation this task exercises.",
     )
@@ -589,6 +590,25 @@ def refuse_changes_to_frozen_suites(sender, instance, action, reverse, pk_set, *
     names = ", ".join(suite.slug for suite in frozen)
     if names:
         raise LockedVersionError(f"Suite {names} is frozen by a run; make a new suite instead.")
+
+
+class TaskStatementCitation(models.Model):
+    """A task version citing a task statement it exercises: part of the version's content."""
+
+    task_version = models.ForeignKey(TaskVersion, on_delete=models.CASCADE, related_name="+")
+    # A cited statement cannot be deleted (nor, through it, its occupation or taxonomy): a
+    # published version's citations never change.
+    task_statement = models.ForeignKey(TaskStatement, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task_version", "task_statement"], name="unique_statement_citation"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"version #{self.task_version_id} cites statement #{self.task_statement_id}"
 
 
 @receiver(m2m_changed, sender=TaskVersion.task_statements.through)

@@ -26,7 +26,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
-from occupations.models import Occupation, Suite, Task, TaskVersion, Taxonomy
+from occupations.models import Occupation, Suite, Task, TaskVersion, Taxonomy, TaxonomyImport
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
 TASK_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "task.schema.json"
@@ -467,7 +467,15 @@ def _write_taxonomy(spec: dict, report: SeedReport) -> None:
     )
     report.counts["taxonomies created" if created else "taxonomies unchanged"] += 1
     by_code = {o.code: o for o in Occupation.objects.filter(taxonomy=taxonomy)}
+    # Occupations imported from an official file keep its figures, parents and source: the
+    # seed only adds those the file lacks.
+    imported = TaxonomyImport.objects.filter(
+        taxonomy=taxonomy, kind__in=[TaxonomyImport.Kind.OEWS, TaxonomyImport.Kind.TAXONOMY]
+    ).exists()
     for row in spec["occupations"]:
+        if imported and row["code"] in by_code:
+            report.counts["occupations kept as imported"] += 1
+            continue
         values = {
             k: row[k]
             for k in (

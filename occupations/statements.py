@@ -14,20 +14,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from occupations.models import (
     CrosswalkLink,
     Occupation,
     Task,
     TaskStatement,
+    TaskStatementCitation,
     TaskVersion,
     Taxonomy,
 )
-
-# Deep enough for every taxonomy level (major > minor > broad > detailed) and one more,
-# for a source that nests its own occupations under a detailed one.
-_MAX_DEPTH = 5
 
 _CORE_FIRST = Case(
     When(task_type=TaskStatement.TaskType.CORE, then=Value(0)),
@@ -36,30 +33,109 @@ _CORE_FIRST = Case(
 )
 
 
-def _descendants(occupation: Occupation) -> QuerySet[Occupation]:
-    """The occupation and every occupation below it, as one subquery."""
-    condition = Q(pk=occupation.pk)
-    for depth in range(1, _MAX_DEPTH + 1):
-        condition |= Q(**{"__".join(["parent"] * depth): occupation.pk})
-    return Occupation.objects.filter(condition)
+# --- which statements an occupation reaches ----------------------------------------------
+
+
+def reachable_occupations(
+    roots: Iterable[int],
+    parent: Mapping[int, int | None],
+    links: Iterable[tuple[int, int]],
+) -> dict[int, frozenset[int]]:
+    """Per root occupation id, the ids of the occupations whose statements it reaches: the
+    root, every occupation below it (at any depth), and every occupation a crosswalk links
+    to any of those, in either direction (one step: not the occupations under a linked one).
+
+    `parent` maps occupation ids to their parent id, `links` are crosswalk (source, target)
+    pairs. The one definition of reachability; the queries below build on it.
+    """
+    children: dict[int, list[int]] = defaultdict(list)
+    for pk, up in parent.items():
+        if up is not None:
+            children[up].append(pk)
+    linked: dict[int, set[int]] = defaultdict(set)
+    for source, target in links:
+        linked[source].add(target)
+        linked[target].add(source)
+    result = {}
+    for root in roots:
+        under: set[int] = set()
+        todo = [root]
+        while todo:
+            pk = todo.pop()
+            if pk not in under:
+                under.add(pk)
+                todo.extend(children.get(pk, ()))
+        reached = set(under)
+        for pk in under:
+            reached |= linked.get(pk, set())
+        result[root] = frozenset(reached)
+    return result
+
+
+def reachable_statements(
+    roots: Iterable[int],
+    parent: Mapping[int, int | None],
+    links: Iterable[tuple[int, int]],
+    statements: Mapping[int, Iterable[int]],
+) -> dict[int, frozenset[int]]:
+    """Per root occupation id, the ids of the statements of its reachable_occupations;
+    `statements` maps an occupation id to its statements' ids."""
+    result = {}
+    for root, occupations in reachable_occupations(roots, parent, links).items():
+        found: set[int] = set()
+        for pk in occupations:
+            found.update(statements.get(pk, ()))
+        result[root] = frozenset(found)
+    return result
+
+
+def _occupation_graph(
+    taxonomies: Iterable[int],
+) -> tuple[dict[int, int | None], list[tuple[int, int]]]:
+    """The parent of every occupation of the taxonomies, and the crosswalk links that touch
+    them: two queries."""
+    taxonomies = set(taxonomies)
+    parent = dict(Occupation.objects.filter(taxonomy__in=taxonomies).values_list("pk", "parent_id"))
+    links = list(
+        CrosswalkLink.objects.filter(
+            Q(source__taxonomy__in=taxonomies) | Q(target__taxonomy__in=taxonomies)
+        ).values_list("source_id", "target_id")
+    )
+    return parent, links
 
 
 def statements_for(occupation: Occupation) -> QuerySet[TaskStatement]:
-    """The statements a task written against `occupation` may cite, core first then by id.
-
-    Those of the occupation and of the occupations under it, and those of every occupation
-    a crosswalk links to any of them, in either direction. One query.
-    """
-    under = _descendants(occupation).values("pk")
-    linked_to = CrosswalkLink.objects.filter(source__in=under).values("target")
-    linked_from = CrosswalkLink.objects.filter(target__in=under).values("source")
+    """The statements a task written against `occupation` may cite (its
+    reachable_occupations' statements), core first then by id. Two queries to find the
+    occupations, then the queryset."""
+    parent, links = _occupation_graph([occupation.taxonomy_id])
+    reached = reachable_occupations([occupation.pk], parent, links)[occupation.pk]
     return (
-        TaskStatement.objects.filter(
-            Q(occupation__in=under) | Q(occupation__in=linked_to) | Q(occupation__in=linked_from)
-        )
+        TaskStatement.objects.filter(occupation__in=sorted(reached))
         .select_related("occupation__taxonomy")
         .order_by(_CORE_FIRST, "statement_id", "pk")
     )
+
+
+def no_longer_linked(
+    version: TaskVersion, citable: QuerySet[TaskStatement]
+) -> QuerySet[TaskStatement]:
+    """The statements the version cites that are not among `citable` (statements_for its
+    occupation) any more, because a crosswalk link was removed since they were cited."""
+    return (
+        version.task_statements.exclude(pk__in=citable.values("pk"))
+        .select_related("occupation__taxonomy")
+        .order_by("statement_id", "pk")
+    )
+
+
+def accepted_citations(
+    version: TaskVersion, citable: QuerySet[TaskStatement]
+) -> QuerySet[TaskStatement]:
+    """What the version's editor accepts: the `citable` statements and those the version
+    cites already, so that saving a draft never drops a citation its author kept."""
+    kept = TaskStatementCitation.objects.filter(task_version=version).values("task_statement")
+    return TaskStatement.objects.filter(Q(pk__in=citable.values("pk")) | Q(pk__in=kept))
 
 
 def statement_taxonomies(statements: Iterable[TaskStatement]) -> list[Taxonomy]:
@@ -146,15 +222,32 @@ def suggest_statements(
 # --- coverage --------------------------------------------------------------------------
 
 
+def _unrated(task_types: Mapping[int, str]) -> bool:
+    return bool(task_types) and not any(task_types.values())
+
+
+def counted_as_core(task_types: Mapping[int, str]) -> frozenset[int]:
+    """Of the statements reachable from one occupation (statement id -> task type), those
+    coverage counts as core: the Core ones; or all of them when none has a task type, as
+    for the O*NET occupations whose statements are not rated core or supplemental yet."""
+    if _unrated(task_types):
+        return frozenset(task_types)
+    return frozenset(pk for pk, kind in task_types.items() if kind == TaskStatement.TaskType.CORE)
+
+
 @dataclass(frozen=True)
 class StatementCoverage:
     """How many of the core statements reachable from an occupation published tasks cite."""
 
     occupation: Occupation
+    statement_count: int
+    """Statements reachable (statements_for) from the occupation, core or not."""
     core: frozenset[int]
-    """Ids of the core statements reachable (statements_for) from the occupation."""
+    """Ids of those counted as core (counted_as_core)."""
     covered: frozenset[int]
     """Those of them cited by the published version of a published, not retired task."""
+    unrated: bool = False
+    """None of the statements reachable has a task type, so all of them count as core."""
 
     @property
     def core_count(self) -> int:
@@ -184,58 +277,23 @@ class CoverageGroup:
         return self.covered_count / self.core_count if self.core_count else None
 
 
-def reachable_statements(
-    roots: Iterable[int],
-    parent: Mapping[int, int | None],
-    links: Iterable[tuple[int, int]],
-    statements: Mapping[int, Iterable[int]],
-) -> dict[int, frozenset[int]]:
-    """Per root occupation id, the statement ids reachable from it, computed on plain ids.
-
-    `parent` maps every occupation id to its parent id, `links` are crosswalk (source,
-    target) pairs, `statements` maps an occupation id to its statements' ids.
-    """
-    children: dict[int, list[int]] = defaultdict(list)
-    for pk, up in parent.items():
-        if up is not None:
-            children[up].append(pk)
-    linked: dict[int, set[int]] = defaultdict(set)
-    for source, target in links:
-        linked[source].add(target)
-        linked[target].add(source)
-    result = {}
-    for root in roots:
-        under, todo = set(), [root]
-        while todo:
-            pk = todo.pop()
-            if pk not in under:
-                under.add(pk)
-                todo.extend(children.get(pk, ()))
-        occupations = set(under)
-        for pk in under:
-            occupations |= linked.get(pk, set())
-        found: set[int] = set()
-        for pk in occupations:
-            found.update(statements.get(pk, ()))
-        result[root] = frozenset(found)
-    return result
-
-
-def published_citations() -> QuerySet:
-    """The (task version, statement) rows of the versions published tasks use now."""
-    through = TaskVersion.task_statements.through
-    return through.objects.filter(
-        taskversion_id__in=Task.objects.published().values("published_version")
+def published_citations(*, public_only: bool = False) -> QuerySet[TaskStatementCitation]:
+    """The (task version, statement) rows of the versions published tasks use now; with
+    `public_only`, those of public tasks alone (what a public page may list)."""
+    tasks = Task.objects.published()
+    if public_only:
+        tasks = tasks.filter(visibility=Task.Visibility.PUBLIC)
+    return TaskStatementCitation.objects.filter(
+        task_version_id__in=tasks.values("published_version")
     )
 
 
 def statement_coverage(occupations: QuerySet[Occupation] | None = None) -> list[StatementCoverage]:
-    """Core statement coverage of the occupations that tasks are written against and of
-    those with core statements reachable, among `occupations` (default: all), by job
-    category then code. Held-out tasks count: the figures never name a task.
+    """Core statement coverage of the occupations, among `occupations` (default: all), that
+    published tasks are written against or that reach a core statement, by job category
+    then code. Held-out tasks count: the figures never name a task. Drafts never add a row.
 
-    A fixed number of queries whatever the number of occupations; counting is one pass
-    over ids.
+    Six queries whatever the number of occupations; counting is one pass over ids.
     """
     scope = Occupation.objects.all() if occupations is None else occupations
     rows = list(
@@ -245,26 +303,28 @@ def statement_coverage(occupations: QuerySet[Occupation] | None = None) -> list[
     )
     if not rows:
         return []
-    taxonomies = {o.taxonomy_id for o in rows}
-    parent = dict(Occupation.objects.filter(taxonomy__in=taxonomies).values_list("pk", "parent_id"))
-    links = list(CrosswalkLink.objects.values_list("source_id", "target_id"))
-    core: dict[int, list[int]] = defaultdict(list)
-    for pk, occupation in TaskStatement.objects.filter(
-        task_type=TaskStatement.TaskType.CORE
-    ).values_list("pk", "occupation_id"):
-        core[occupation].append(pk)
-    reachable = reachable_statements((o.pk for o in rows), parent, links, core)
-    cited = set(published_citations().values_list("taskstatement_id", flat=True))
+    parent, links = _occupation_graph({o.taxonomy_id for o in rows})
+    by_occupation: dict[int, list[int]] = defaultdict(list)
+    task_type: dict[int, str] = {}
+    for pk, occupation, kind in TaskStatement.objects.values_list(
+        "pk", "occupation_id", "task_type"
+    ):
+        by_occupation[occupation].append(pk)
+        task_type[pk] = kind
+    reachable = reachable_statements((o.pk for o in rows), parent, links, by_occupation)
+    cited = set(published_citations().values_list("task_statement_id", flat=True))
     with_tasks = set(
-        Task.objects.filter(occupation__in=scope.values("pk")).values_list(
-            "occupation_id", flat=True
-        )
+        Task.objects.published()
+        .filter(occupation__in=scope.values("pk"))
+        .values_list("occupation_id", flat=True)
     )
-    return [
-        StatementCoverage(o, reachable[o.pk], reachable[o.pk] & cited)
-        for o in rows
-        if reachable[o.pk] or o.pk in with_tasks
-    ]
+    found = []
+    for o in rows:
+        types = {pk: task_type[pk] for pk in reachable[o.pk]}
+        core = counted_as_core(types)
+        if core or o.pk in with_tasks:
+            found.append(StatementCoverage(o, len(types), core, core & cited, _unrated(types)))
+    return found
 
 
 def coverage_groups(rows: Iterable[StatementCoverage]) -> list[CoverageGroup]:
@@ -288,20 +348,25 @@ def coverage_total(
     return CoverageGroup(category, rows, len(core), len(covered))
 
 
-def cited_statements(occupation: Occupation) -> QuerySet[TaskStatement]:
-    """The statements reachable from the occupation that published tasks cite."""
-    cited = published_citations().values("taskstatement_id")
-    return statements_for(occupation).filter(pk__in=cited)
+def cited_statements(found: QuerySet[TaskStatement]) -> QuerySet[TaskStatement]:
+    """Of the statements, those the published versions of public tasks cite: a public page
+    lists these, while held-out tasks count only in the figures."""
+    return found.filter(pk__in=published_citations(public_only=True).values("task_statement_id"))
 
 
 @dataclass(frozen=True)
 class OccupationStatements:
     """One occupation's core statement coverage, the statements cited and their sources."""
 
+    statement_count: int
+    """Statements reachable from the occupation, core or not."""
     core_count: int
     covered_count: int
+    unrated: bool
+    """None of the statements reachable has a task type, so all of them count as core."""
     cited: tuple[TaskStatement, ...]
-    """Statements reachable from the occupation (core or not) that published tasks cite."""
+    """Statements reachable from the occupation (core or not) that public published tasks
+    cite."""
     sources: tuple[Taxonomy, ...]
     """The taxonomies of the statements reachable, whose credit lines go with the figures."""
 
@@ -311,22 +376,23 @@ class OccupationStatements:
 
 
 def occupation_statements(occupation: Occupation) -> OccupationStatements:
-    """The coverage figures of one occupation, counted in the database: one query when no
-    statement is reachable, three otherwise."""
-    core = Q(task_type=TaskStatement.TaskType.CORE)
-    cited = Q(pk__in=published_citations().values("taskstatement_id"))
-    per_source = list(
-        statements_for(occupation)
-        .order_by()
-        .values("occupation__taxonomy")
-        .annotate(core=Count("pk", filter=core), covered=Count("pk", filter=core & cited))
+    """The coverage figures of one occupation, counted as statement_coverage counts them:
+    three queries when no statement is reachable, six otherwise."""
+    found = statements_for(occupation)
+    task_types = dict(found.order_by().values_list("pk", "task_type"))
+    if not task_types:
+        return OccupationStatements(0, 0, 0, False, (), ())
+    core = counted_as_core(task_types)
+    cited = set(
+        published_citations()
+        .filter(task_statement__in=found.order_by().values("pk"))
+        .values_list("task_statement_id", flat=True)
     )
-    if not per_source:
-        return OccupationStatements(0, 0, (), ())
-    taxonomies = Taxonomy.objects.in_bulk([row["occupation__taxonomy"] for row in per_source])
     return OccupationStatements(
-        core_count=sum(row["core"] for row in per_source),
-        covered_count=sum(row["covered"] for row in per_source),
-        cited=tuple(cited_statements(occupation)),
-        sources=tuple(taxonomies[pk] for pk in sorted(taxonomies)),
+        statement_count=len(task_types),
+        core_count=len(core),
+        covered_count=len(core & cited),
+        unrated=_unrated(task_types),
+        cited=tuple(cited_statements(found)),
+        sources=tuple(statement_sources(found)),
     )

@@ -270,8 +270,9 @@ def edit_task(request, slug: str):
         return redirect("occupations:task", slug=task.slug)
     refused = None
     citable = statements.statements_for(task.occupation)
+    accepted = statements.accepted_citations(version, citable)
     if request.method == "POST":
-        form = VersionForm(request.POST, statements=citable)
+        form = VersionForm(request.POST, statements=accepted)
         rubric = CriterionFormSet(request.POST, prefix="criteria")
         if form.is_valid() and rubric.is_valid():
             try:
@@ -293,9 +294,10 @@ def edit_task(request, slug: str):
                 {"error": "The draft has errors; save it from the page to see them."}, status=400
             )
     else:
-        form = VersionForm(initial=VersionForm.initial_for(version), statements=citable)
+        form = VersionForm(initial=VersionForm.initial_for(version), statements=accepted)
         rubric = CriterionFormSet(initial=criteria_initial(version), prefix="criteria")
     suggestions = statements.suggest_statements(version, citable)
+    unlinked = list(statements.no_longer_linked(version, citable))
     _record_if_held_out(request, version, "edit page")
     return render(
         request,
@@ -315,9 +317,10 @@ def edit_task(request, slug: str):
             "preview": markdown.render(version.instructions),
             "positive_total": _positive_total(rubric),
             "suggestions": suggestions,
+            "unlinked_statements": unlinked,
             "chosen_statements": form.chosen_statements(),
             "statement_taxonomies": statements.statement_taxonomies(
-                s.statement for s in suggestions
+                [*(s.statement for s in suggestions), *unlinked]
             ),
         },
     )

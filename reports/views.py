@@ -334,9 +334,16 @@ def compare(request):
     )
 
 
+def _credited(shown: Taxonomy | None, sources) -> list[Taxonomy]:
+    """The taxonomy a page shows and the sources of its statements, each once."""
+    found = [shown] if shown is not None else []
+    return found + [source for source in sources if source != shown]
+
+
 def statement_coverage(request):
     """Per job category then occupation, how many of the core task statements reachable
-    from it the published tasks cite (held-out tasks count; no task is named)."""
+    from it the published tasks cite (held-out tasks count; no task is named), with the
+    credit lines of the taxonomy shown and of every statement source."""
     filters = ReportFilters.from_query(request.GET)
     level = filters.occupation_level
     rows = (
@@ -356,6 +363,6 @@ def statement_coverage(request):
             "levels": Occupation.Level.choices,
             "groups": statements.coverage_groups(rows),
             "total": statements.coverage_total(rows),
-            "sources": statements.statement_sources(),
+            "sources": _credited(filters.taxonomy, statements.statement_sources()),
         },
     )

@@ -14,7 +14,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from audit.models import AuditEvent
+from graders.forms import GraderForm, prompt_versions
 from graders.models import Grade
+from interop import eval_logs
 from interop.eval_logs import EvalLogError, import_eval_log
 from occupations.models import Suite
 from runs import services
@@ -188,6 +190,166 @@ def test_a_log_missing_a_task_of_the_suite_is_refused(small_suite, tmp_path):
     assert "the log has no sample of" in problems_of(path, release_date=RELEASED)
 
 
+def test_a_missing_sample_is_reported_with_the_other_problems(small_suite, tmp_path):
+    samples = log_samples(small_suite)[:3]
+    samples[0]["output"]["completion"] = 5
+    path = eval_file(tmp_path / "part.eval", log_header(), samples)
+
+    message = problems_of(path, release_date=RELEASED)
+
+    assert "field 'output.completion': not text" in message
+    assert "the log has no sample of" in message
+
+
+def test_a_log_of_too_many_epochs_is_refused_at_once_naming_the_field(small_suite, tmp_path):
+    path = eval_file(tmp_path / "many.eval", log_header(epochs=3_000_000), log_samples(small_suite))
+
+    message = problems_of(path, release_date=RELEASED)
+
+    assert (
+        "log member 'header.json': field 'eval.config.epochs': 3000000 is more than the 100 "
+        "samples per task a run may take"
+    ) in message
+    assert "the log has no sample of" not in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "shown"),
+    [
+        ("working_time", float("inf"), "field 'working_time': inf is not a finite number"),
+        ("working_time", float("nan"), "field 'working_time': nan is not a finite number"),
+        ("total_time", 1e300, "field 'total_time': 1e+300 seconds is longer than a sample can"),
+    ],
+)
+def test_a_time_a_sample_cannot_hold_is_refused_naming_sample_and_field(
+    small_suite, tmp_path, field, value, shown
+):
+    samples = log_samples(small_suite)
+    samples[0]["working_time"] = None
+    samples[0][field] = value
+    path = eval_file(tmp_path / "time.eval", log_header(), samples)
+
+    message = problems_of(path, release_date=RELEASED)
+
+    assert f"{samples[0]['id']} epoch 1: {shown}" in message
+    assert not Run.objects.exists()
+
+
+def test_token_counts_a_sample_cannot_hold_are_refused_naming_the_field(small_suite, tmp_path):
+    samples = log_samples(small_suite)
+    samples[0]["output"]["usage"]["input_tokens"] = 10**20
+    samples[1]["output"]["usage"]["input_tokens_cache_read"] = 2**31 - 1
+    path = eval_file(tmp_path / "tokens.eval", log_header(), samples)
+
+    message = problems_of(path, release_date=RELEASED)
+
+    assert (
+        "epoch 1: field 'output.usage.input_tokens': 100000000000000000000 is more than "
+        "2,147,483,647 tokens"
+    ) in message
+    assert "epoch 2: field 'output.usage': its input tokens add up to more than" in message
+    assert not Run.objects.exists()
+
+
+def test_tokens_that_would_cost_more_than_a_sample_records_are_refused(
+    small_suite, tmp_path, make_endpoint
+):
+    make_endpoint("dear-model", provider="openai", input_price_per_mtok=999_999)
+    samples = log_samples(small_suite)
+    samples[0]["output"]["usage"]["input_tokens"] = 2_000_000
+    path = eval_file(tmp_path / "dear.eval", log_header(), samples)
+
+    message = problems_of(path, endpoint="dear-model")
+
+    assert "epoch 1: field 'output.usage': its tokens cost 1,999,998.00 on model dear-model" in (
+        message
+    )
+
+
+def test_a_member_that_unpacks_past_the_limit_is_refused_unread(small_suite, tmp_path, settings):
+    settings.EVALBUILDER_MAX_EVAL_LOG_BYTES = 10_000
+    path = eval_file(tmp_path / "bomb.eval", log_header(), log_samples(small_suite))
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("samples/zz_epoch_1.json", " " * 50_000 + "{}")
+
+    message = problems_of(path, release_date=RELEASED)
+
+    assert "log member 'samples/zz_epoch_1.json' is larger than the limit of" in message
+
+
+def test_members_that_unpack_past_the_total_limit_are_refused(small_suite, tmp_path, settings):
+    settings.EVALBUILDER_MAX_EVAL_LOG_UNPACKED_BYTES = 1_000
+    path = eval_file(tmp_path / "big.eval", log_header(), log_samples(small_suite))
+
+    message = problems_of(path, release_date=RELEASED)
+
+    assert "unpacks to more than the limit allows" in message
+    assert message.count("unpacks to more") == 1
+
+
+def test_a_log_of_too_many_members_is_refused(small_suite, tmp_path, monkeypatch):
+    monkeypatch.setattr(eval_logs, "MAX_LOG_MEMBERS", 3)
+    path = eval_file(tmp_path / "wide.eval", log_header(), log_samples(small_suite))
+
+    assert "wide.eval holds more than 3 files: not a readable .eval log" in problems_of(path)
+
+
+def damaged(path: Path, find: bytes, replace: bytes) -> Path:
+    raw = path.read_bytes()
+    assert find in raw
+    path.write_bytes(raw.replace(find, replace))
+    return path
+
+
+def test_a_damaged_member_is_refused_naming_it(good_log):
+    damaged(good_log, b'"status"', b'"Status"')
+
+    assert "log member 'header.json' is damaged in the zip archive" in problems_of(good_log)
+
+
+def test_a_member_packed_with_an_unknown_method_is_refused_naming_it(small_suite, tmp_path):
+    path = eval_file(tmp_path / "odd.eval", log_header(), log_samples(small_suite))
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("header.json")
+    raw = bytearray(path.read_bytes())
+    raw[info.header_offset + 8] = 97  # the local header's compression method
+    central = raw.find(b"PK\x01\x02")
+    while int.from_bytes(raw[central + 42 : central + 46], "little") != info.header_offset:
+        central = raw.find(b"PK\x01\x02", central + 4)
+    raw[central + 10] = 97  # the central directory's
+    path.write_bytes(bytes(raw))
+
+    message = problems_of(path)
+
+    assert (
+        "log member 'header.json' is packed with a compression method that cannot be read (97)"
+        in (message)
+    )
+
+
+def test_the_page_lists_problems_of_a_damaged_log_and_of_impossible_numbers(
+    client, small_suite, tmp_path
+):
+    client.force_login(make_user("operator", "operator"))
+    url = reverse("interop:import_eval_log")
+    crc = damaged(
+        eval_file(tmp_path / "crc.eval", log_header(), log_samples(small_suite)),
+        b'"status"',
+        b'"Status"',
+    )
+    samples = log_samples(small_suite, total_time=1e300, working_time=None)
+    huge = eval_file(tmp_path / "huge.eval", log_header(), samples)
+
+    for path, shown in [
+        (crc, "log member &#x27;header.json&#x27; is damaged in the zip archive"),
+        (huge, "seconds is longer than a sample can record"),
+    ]:
+        upload = SimpleUploadedFile(path.name, path.read_bytes())
+        response = client.post(url, {"file": upload, "release_date": "2025-02-01"})
+        assert response.status_code == 200 and shown in response.content.decode()
+    assert not Run.objects.exists()
+
+
 def test_a_new_model_needs_its_release_date(good_log):
     message = problems_of(good_log)
 
@@ -293,3 +455,25 @@ def test_the_forms_do_not_offer_imported_models(small_suite, make_endpoint):
     assert "imported" not in [value for value, _ in ModelEndpointForm().fields["provider"].choices]
     assert list(RunForm().fields["endpoints"].queryset) == [callable_model]
     assert imported not in ScheduleForm().fields["endpoints"].queryset
+
+
+def test_an_imported_model_is_neither_offered_nor_accepted_as_a_judge(make_endpoint):
+    imported = make_endpoint("imported-model", provider="imported")
+    callable_model = make_endpoint("sim-model")
+    form = GraderForm()
+
+    assert list(form.fields["judge"].queryset) == [callable_model]
+    assert list(form.fields["extra_judges"].queryset) == [callable_model]
+    posted = GraderForm(
+        data={
+            "name": "Imported judge",
+            "kind": "llm_rubric",
+            "judge": imported.pk,
+            "extra_judges": [imported.pk],
+            "mode": "per_criterion",
+            "prompt_version": prompt_versions()[0],
+            "grades_per_sample": 1,
+        }
+    )
+    assert not posted.is_valid()
+    assert {"judge", "extra_judges"} <= set(posted.errors)

@@ -3,16 +3,18 @@ import io
 import json
 import uuid
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError
 
 from interop import gdpval
 from interop.conversion import FolderFiles, ImportOptions, ZipFiles
-from interop.formats import import_text
-from occupations import attachments, workflow
+from interop.formats import export_zip, import_text
+from occupations import attachments, jsonl, workflow
 from occupations.jsonl import TaskImportError
-from occupations.models import Attachment, Suite, Task, TaskVersion
+from occupations.models import Attachment, Suite, Task, TaskStatement, TaskVersion
 from tests.authoring import make_world, publish_through_review, write_draft
 
 pytestmark = pytest.mark.django_db
@@ -286,3 +288,117 @@ def test_the_export_writes_rubric_json_as_text_with_stable_ids(suite, tmp_path):
         assert (tmp_path / "a" / path).is_file()
     assert "Secret chronology" not in first
     assert len(row["reference_files"]) == 3
+
+
+def csv_of(*rows: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: v if isinstance(v, str) else json.dumps(v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def test_a_csv_prompt_longer_than_csvs_default_field_limit_is_read(world, files):
+    long_prompt = "Reconcile the ledger line by line. " * 6000  # over 131,072 characters
+    text = csv_of(gdpval_row(prompt=long_prompt, reference_files=[]))
+
+    report = import_text(
+        "gdpval", text, user=world.users["author_a"], options=options(files), dry_run=True
+    )
+
+    assert report.created == 1
+
+
+def test_a_csv_row_that_cannot_be_read_is_a_problem_naming_its_row(world, files, settings):
+    settings.EVALBUILDER_MAX_IMPORT_BYTES = 5_000
+    text = csv_of(gdpval_row("t1", reference_files=[]), gdpval_row("t2", prompt="x" * 6_000))
+    try:
+        with pytest.raises(TaskImportError) as raised:
+            import_text("gdpval", text, user=world.users["author_a"], options=options(files))
+    finally:
+        csv.field_size_limit(131_072)
+
+    [found] = raised.value.problems
+    assert (found.file, found.field) == ("row 3", "-")
+    assert "cannot be read as CSV (field larger than field limit (5000))" in found.message
+
+
+def test_the_sites_export_zip_uploads_back_as_the_reference_files(world, suite):
+    zipped = export_zip(suite, "gdpval", include_held_out=False)
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        text = archive.read("ledger-gdpval/gdpval.jsonl").decode()
+
+    report = import_text(
+        "gdpval",
+        text,
+        user=world.users["author_a"],
+        options=ImportOptions(prefix="copy-", files=ZipFiles(zipped, "ledger-gdpval.zip")),
+    )
+
+    assert report.created == 1
+    copy = Task.objects.get(slug=f"copy-{suite.task_versions.first().task.slug}")
+    assert copy.latest_version().attachments.count() > 0
+
+
+def test_fields_missing_from_the_evalbuilder_object_are_named_inside_it(world, files):
+    row = gdpval_row(reference_files=[], evalbuilder={"slug": "x", "title": "A title"})
+
+    with pytest.raises(TaskImportError) as raised:
+        import_text("gdpval", as_lines(row), user=world.users["author_a"], options=options(files))
+
+    fields = {p.field for p in raised.value.problems}
+    assert "evalbuilder.instructions" in fields and "evalbuilder.occupation" in fields
+    assert not fields & {"instructions", "occupation", "prompt"}
+
+
+def test_an_export_carries_the_cited_task_statements_and_an_import_cites_them_again(
+    world, tmp_path
+):
+    author = world.users["author_a"]
+    version = write_draft(author, world.occupation_a, title="Cite statements")
+    cited = TaskStatement.objects.create(
+        occupation=world.occupation_a, statement_id=901, text="Prepare legal documents."
+    )
+    TaskStatement.objects.create(
+        occupation=world.occupation_a, statement_id=902, text="Call clients."
+    )
+    version.task_statements.set([cited])
+    suite = Suite.objects.create(name="Cites", slug="cites")
+    suite.task_versions.set([version])
+    gdpval.write_suite(suite, tmp_path / "out", include_held_out=True)
+    [row] = [json.loads(line) for line in (tmp_path / "out" / gdpval.FILENAME).open()]
+    assert row["evalbuilder"]["task_statements"] == [
+        {"taxonomy": str(world.occupation_a.taxonomy), "occupation": "23-2011", "statement_id": 901}
+    ]
+    row["evalbuilder"]["task_statements"].append(
+        {"taxonomy": "ISCO-08", "occupation": "2611", "statement_id": 77}
+    )
+
+    report = import_text(
+        "gdpval",
+        as_lines(row),
+        user=author,
+        options=ImportOptions(prefix="copy-", files=FolderFiles(tmp_path / "out")),
+    )
+
+    copy = Task.objects.get(slug=report.slugs[0]).latest_version()
+    assert list(copy.task_statements.all()) == [cited]
+    assert copy.number == 1
+
+
+def test_a_failed_write_leaves_no_stored_reference_file_behind(world, files, monkeypatch, settings):
+    def clash(**kwargs):
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(jsonl.TaskEvent.objects, "create", clash)
+    before = counts()
+
+    with pytest.raises(TaskImportError) as raised:
+        import_text(
+            "gdpval", as_lines(gdpval_row()), user=world.users["author_a"], options=options(files)
+        )
+
+    assert "was made while this import ran" in str(raised.value.problems[0])
+    stored = [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert stored == [] and counts() == before

@@ -231,3 +231,16 @@ def test_the_prompt_is_what_the_models_are_sent(small_suite, tmp_path):
     assert line["prompt_id"] == f"{version.task.slug}-v{version.number}"
     assert line["ideal_completions_data"]["ideal_completion"] == version.reference_solution
     assert all(tag.startswith("axis:") for r in line["rubrics"] for tag in r["tags"][:1])
+
+
+def test_fields_missing_from_the_evalbuilder_object_are_named_inside_it(importer):
+    partial = example("a", evalbuilder={"slug": "x", "title": "A title"})
+    odd = example("b", evalbuilder={"slug": "y", "task_statements": "all"})
+
+    with pytest.raises(TaskImportError) as raised:
+        import_text("healthbench", as_text(partial, odd), user=importer, options=ImportOptions())
+
+    fields = {(p.file, p.field) for p in raised.value.problems}
+    assert {("line 1", "evalbuilder.occupation"), ("line 1", "evalbuilder.deliverable")} <= fields
+    assert ("line 2", "evalbuilder.task_statements") in fields
+    assert not {field for _, field in fields} & {"occupation", "deliverable"}

@@ -199,6 +199,56 @@ def test_source_label_comes_from_the_file_name_or_the_option(tmp_path):
     assert soc("15-1211").source == "BLS OEWS May 2023"
 
 
+@pytest.mark.django_db
+def test_figures_too_large_for_their_fields_are_problems_in_a_dry_run_too():
+    rows = ROWS + (
+        "1,cross-industry,15-1299,Other,detailed,1,1e30,1\n"
+        "1,cross-industry,15-1298,Other,detailed,99999999999999999999999,1,1\n"
+        "1,cross-industry,15-1297,Other,detailed,1e20,1,1\n"
+        "1,cross-industry,15-1296,Other,detailed,1,1,12345678901234\n"
+        "1,cross-industry,15-1295,Other,detailed,\u00b2,1,1\n"
+    )
+    with pytest.raises(TaxonomyImportError) as caught:
+        oews(rows, dry_run=True)
+
+    assert [str(problem) for problem in caught.value.problems] == [
+        "national_M2024_dl.csv line 12: field 'A_MEAN': must be a number from 0 to less than "
+        "10,000,000,000, got '1e30'",
+        "national_M2024_dl.csv line 13: field 'TOT_EMP': must be a whole number from 0 to "
+        "9,223,372,036,854,775,807, got '99999999999999999999999'",
+        "national_M2024_dl.csv line 14: field 'TOT_EMP': must be a whole number or one of "
+        "* ** # ~, got '1e20'",
+        "national_M2024_dl.csv line 15: field 'A_MEDIAN': must be a number from 0 to less than "
+        "10,000,000,000, got '12345678901234'",
+        "national_M2024_dl.csv line 16: field 'TOT_EMP': must be a whole number or one of "
+        "* ** # ~, got '\u00b2'",
+    ]
+    assert not Taxonomy.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_taxonomy_and_source_labels_must_be_given_and_fit_their_fields():
+    def problems(**options) -> list[str]:
+        with pytest.raises(TaxonomyImportError) as caught:
+            oews(**options)
+        return [str(problem) for problem in caught.value.problems]
+
+    assert problems(taxonomy="") == [
+        "national_M2024_dl.csv: field 'name': the taxonomy's name is blank: give one",
+        "national_M2024_dl.csv: field 'version': the taxonomy's version is blank: give one",
+    ]
+    long_name = "S" * 70
+    assert problems(taxonomy=f"{long_name} 1") == [
+        f"national_M2024_dl.csv: field 'name': the taxonomy's name '{long_name}' is 70 "
+        "characters long, more than 64"
+    ]
+    assert problems(source="B" * 130) == [
+        f"national_M2024_dl.csv: field 'source': the occupation's source '{'B' * 130}' is 130 "
+        "characters long, more than 128"
+    ]
+    assert not Taxonomy.objects.exists()
+
+
 @pytest.mark.skipif(not (DATA / "bls-oews-may2024").is_dir(), reason="no shared reference data")
 @pytest.mark.django_db
 def test_real_oews_may_2024_imports_every_occupation_with_flags_kept(seeded):

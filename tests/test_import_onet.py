@@ -10,11 +10,13 @@ from django.core.management import CommandError, call_command
 
 from audit.models import AuditEvent
 from occupations.importers.core import TaxonomyImportError
-from occupations.importers.onet import import_onet, read_onet_files
+from occupations.importers.onet import files_from_zip, import_onet, read_onet_files
 from occupations.models import (
     Crosswalk,
     Occupation,
     TaskStatement,
+    TaskStatementCitation,
+    TaskVersion,
     Taxonomy,
     TaxonomyImport,
     WorkActivity,
@@ -83,7 +85,12 @@ def test_import_creates_release_occupations_statements_and_work_activities():
 
     taxonomy = Taxonomy.objects.get(name="O*NET-SOC", version="26.3")
     assert taxonomy.licence == "CC BY 4.0"
-    assert "O*NET 26.3 Database" in taxonomy.credit and "unmodified" in taxonomy.credit
+    assert "information from the O*NET 26.3 Database" in taxonomy.credit
+    assert "O*NET® is a trademark of USDOL/ETA." in taxonomy.credit
+    assert "has modified all or some of this information" in taxonomy.credit
+    assert "USDOL/ETA has not approved, endorsed, or tested these modifications." in (
+        taxonomy.credit
+    )
     assert report.of("occupations").added == 5  # three detailed, two major groups
     developers = Occupation.objects.get(taxonomy=taxonomy, code="15-1252.00")
     assert developers.level == "detailed"
@@ -134,7 +141,7 @@ def test_second_import_of_the_same_files_adds_and_changes_nothing():
 
 
 @pytest.mark.django_db
-def test_a_newer_file_changes_statements_and_keeps_those_it_lacks():
+def test_a_newer_file_changes_statements_no_submitted_version_cites_and_keeps_those_it_lacks():
     import_onet(onet_files())
     newer = STATEMENTS.replace("Prepare legal documents.", "Prepare legal briefs.")
     newer = "\n".join(line for line in newer.splitlines() if "\t301\t" not in line) + "\n"
@@ -173,12 +180,14 @@ def test_one_bad_line_writes_nothing_and_every_problem_names_line_and_field():
     problems = problems_of(onet_files(**{"Task Statements.txt": bad}))
 
     assert problems == [
-        "Task Statements.txt line 6: field 'Task ID': must be a whole number above 0, got '0'",
+        "Task Statements.txt line 6: field 'Task ID': must be a whole number from 1 to "
+        "2,147,483,647, got '0'",
         "Task Statements.txt line 7: field 'Task Type': must be Core, Supplemental or n/a, "
         "got 'Cor'",
         "Task Statements.txt line 8: field 'Incumbents Responding': must be a whole number "
         "or n/a, got 'many'",
-        "Task Statements.txt line 9: field 'Date': must be a month as MM/YYYY, got '13/2014'",
+        "Task Statements.txt line 9: field 'Date': must be a month as MM/YYYY from 1900 on, "
+        "got '13/2014'",
         "Task Statements.txt line 10: field 'O*NET-SOC Code': '99-9999.00' is not an "
         "occupation in Occupation Data.txt",
         "Task Statements.txt line 11: field 'Task ID': task 101 of 15-1252.00 is listed twice "
@@ -232,7 +241,7 @@ def test_missing_column_and_missing_file_are_named():
 
 @pytest.mark.django_db
 def test_release_comes_from_the_option_else_read_me_else_is_asked_for():
-    import_onet(onet_files(), release="27.0")
+    import_onet(onet_files(**{"Read Me.txt": None}), release="27.0")
     assert Taxonomy.objects.filter(name="O*NET-SOC", version="27.0").exists()
 
     problems = problems_of(onet_files(**{"Read Me.txt": None}))
@@ -240,12 +249,30 @@ def test_release_comes_from_the_option_else_read_me_else_is_asked_for():
 
 
 @pytest.mark.django_db
+def test_a_release_other_than_the_one_read_me_names_is_a_problem():
+    assert problems_of(onet_files(), release="27.0") == [
+        "Read Me.txt: names the O*NET 26.3 Database, not release 27.0"
+    ]
+    import_onet(onet_files(), release="26.3")
+    assert Taxonomy.objects.filter(name="O*NET-SOC", version="26.3").exists()
+
+
+@pytest.mark.django_db
+def test_a_release_too_long_for_the_taxonomy_version_is_a_problem():
+    problems = problems_of(onet_files(**{"Read Me.txt": None}), release="2" * 40)
+    assert problems == [
+        "Read Me.txt: field 'version': the taxonomy's version '" + "2" * 40 + "' is 40 "
+        "characters long, more than 32"
+    ]
+    assert not Taxonomy.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_new_release_is_a_new_taxonomy_and_leaves_the_old_one_alone():
     import_onet(onet_files())
     before = list(TaskStatement.objects.values_list("pk", "text"))
-    import_onet(
-        onet_files(**{"Task Statements.txt": STATEMENTS.replace("clean", "tidy")}), release="27.0"
-    )
+    newer = {"Task Statements.txt": STATEMENTS.replace("clean", "tidy"), "Read Me.txt": None}
+    import_onet(onet_files(**newer), release="27.0")
 
     assert Taxonomy.objects.filter(name="O*NET-SOC").count() == 2
     old = TaskStatement.objects.filter(occupation__taxonomy__version="26.3")
@@ -256,7 +283,24 @@ def test_a_new_release_is_a_new_taxonomy_and_leaves_the_old_one_alone():
 def test_optional_files_absent_are_said_in_the_report():
     report = import_onet(onet_files(**{"Tasks to DWAs.txt": None, "DWA Reference.txt": None}))
     assert not WorkActivity.objects.exists()
-    assert "DWA Reference.txt is absent" in str(report)
+    assert report.notes[0] == (
+        "DWA Reference.txt and Tasks to DWAs.txt are absent: no work activities or links were read"
+    )
+    assert "Tasks to DWAs.txt is absent" not in str(report)
+
+
+@pytest.mark.django_db
+def test_links_without_the_activity_file_are_read_against_the_stored_activities():
+    import_onet(onet_files(**{"Tasks to DWAs.txt": None}))
+    assert WorkActivity.objects.count() == 2
+
+    report = import_onet(onet_files(**{"DWA Reference.txt": None}))
+    assert report.of("statement links").added == 2
+    assert report.notes[0] == (
+        "DWA Reference.txt is absent: the links were read against the stored work activities"
+    )
+    first = import_onet(onet_files(**{"Tasks to DWAs.txt": None}))
+    assert first.notes[0] == "Tasks to DWAs.txt is absent: no statement links were read"
 
 
 @pytest.mark.django_db
@@ -279,7 +323,11 @@ def test_crosswalk_links_each_occupation_to_its_soc_code(soc):
     pairs = {(link.source.code, link.target.code) for link in crosswalk.links.all()}
     assert pairs == {("23-2011.00", "23-2011"), ("23-2011.01", "23-2011")}
     assert report.of("crosswalk links").skipped == 1  # 15-1252 is not in this SOC
-    assert "no SOC 2018 occupation has the code's first 7 characters" in str(report)
+    assert (
+        "1 crosswalk links: no SOC 2018 occupation of their code or its broad or minor group"
+        in (str(report))
+    )
+    assert "not linked to SOC 2018: 15-1252.00" in report.notes
     # The major group takes the SOC taxonomy's title.
     assert Occupation.objects.get(taxonomy__name="O*NET-SOC", code="23-0000").title == (
         "Legal Occupations (SOC)"
@@ -329,6 +377,146 @@ def test_command_dry_run_and_errors(tmp_path):
         call_command("import_onet", str(folder))
     with pytest.raises(CommandError, match="No user called 'nobody'"):
         call_command("import_onet", str(folder), "--as", "nobody")
+
+
+@pytest.mark.django_db
+def test_digits_int_refuses_and_values_too_large_for_their_field_are_problems():
+    bad = STATEMENTS + (
+        "15-1252.00\t\u00b2\tSuperscript id.\tCore\t1\t07/2014\tAnalyst\n"
+        "15-1252.00\t99999999999999999999\tHuge id.\tCore\t1\t07/2014\tAnalyst\n"
+        "15-1252.00\t108\tSuperscript count.\tCore\t\u00b2\t07/2014\tAnalyst\n"
+        "15-1252.00\t109\tYear zero.\tCore\t1\t07/0000\tAnalyst\n"
+    )
+    problems = problems_of(onet_files(**{"Task Statements.txt": bad}))
+
+    assert problems == [
+        "Task Statements.txt line 6: field 'Task ID': must be a whole number, got '\u00b2'",
+        "Task Statements.txt line 7: field 'Task ID': must be a whole number from 1 to "
+        "2,147,483,647, got '99999999999999999999'",
+        "Task Statements.txt line 8: field 'Incumbents Responding': must be a whole number "
+        "or n/a, got '\u00b2'",
+        "Task Statements.txt line 9: field 'Date': must be a month as MM/YYYY from 1900 on, "
+        "got '07/0000'",
+    ]
+    assert not Taxonomy.objects.exists()
+
+
+def zip_of(files: dict[str, bytes], folders: tuple[str, ...] = ("db_26_3_text",)) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for folder in folders:
+            for name, data in files.items():
+                archive.writestr(f"{folder}/{name}", data)
+    return buffer.getvalue()
+
+
+def test_a_damaged_zip_is_a_problem_not_a_crash():
+    data = bytearray(zip_of(onet_files()))
+    first = zipfile.ZipFile(io.BytesIO(bytes(data))).infolist()[0]
+    start = first.header_offset + 30 + len(first.filename.encode())
+    data[start : start + 20] = b"\xff" * 20  # the deflate stream of the first file
+
+    with pytest.raises(TaxonomyImportError) as caught:
+        files_from_zip("db_26_3_text.zip", bytes(data))
+    [problem] = caught.value.problems
+    assert str(problem).startswith("db_26_3_text.zip: is not a readable .zip archive:")
+
+
+def test_a_zip_with_two_releases_is_a_problem():
+    data = zip_of(onet_files(), folders=("db_26_3_text", "db_27_0_text"))
+    with pytest.raises(TaxonomyImportError) as caught:
+        files_from_zip("both.zip", data)
+    problems = [str(problem) for problem in caught.value.problems]
+    assert len(problems) == 5
+    assert (
+        "both.zip/Task Statements.txt: is in the archive twice "
+        "(db_26_3_text/Task Statements.txt and db_27_0_text/Task Statements.txt)"
+    ) in problems
+
+
+def cite(statement_id: int, *, submitted: bool) -> TaskVersion:
+    version = TaskVersion.objects.filter(submitted_at__isnull=not submitted).first()
+    if version is None:  # the seeds hold submitted versions only
+        published = TaskVersion.objects.filter(submitted_at__isnull=False).first()
+        version = TaskVersion.objects.create(task=published.task, number=99, estimated_minutes=30)
+    TaskStatementCitation.objects.create(
+        task_version=version, task_statement=TaskStatement.objects.get(statement_id=statement_id)
+    )
+    return version
+
+
+@pytest.mark.django_db
+def test_a_statement_cited_by_a_submitted_version_cannot_change_its_text_or_type(seeded):
+    import_onet(onet_files())
+    version = cite(201, submitted=True)
+    edited = STATEMENTS.replace("Prepare legal documents.\tn/a", "Drop the database.\tCore")
+
+    problems = problems_of(onet_files(**{"Task Statements.txt": edited}), dry_run=True)
+    message = (
+        "statement 201 is cited by submitted task versions and cannot change: import the "
+        "file as a new release"
+    )
+    assert problems == [
+        f"Task Statements.txt line 4: field 'Task': {message}",
+        f"Task Statements.txt line 4: field 'Task Type': {message}",
+    ]
+    assert list(version.task_statements.values_list("text", flat=True)) == [
+        "Prepare legal documents."
+    ]
+    # The edited file is welcome as a release of its own.
+    import_onet(onet_files(**{"Task Statements.txt": edited, "Read Me.txt": None}), release="27.0")
+    assert list(version.task_statements.values_list("text", flat=True)) == [
+        "Prepare legal documents."
+    ]
+
+
+@pytest.mark.django_db
+def test_a_statement_cited_only_by_a_draft_may_change(seeded):
+    import_onet(onet_files())
+    draft = cite(201, submitted=False)
+    edited = STATEMENTS.replace("Prepare legal documents.", "Prepare legal briefs.")
+
+    report = import_onet(onet_files(**{"Task Statements.txt": edited}))
+    assert report.of("statements").changed == 1
+    assert list(draft.task_statements.values_list("text", flat=True)) == ["Prepare legal briefs."]
+
+
+@pytest.mark.django_db
+def test_occupations_oews_publishes_summed_link_to_their_broad_or_minor_group():
+    soc = Taxonomy.objects.create(name="SOC", version="2018", country="US")
+    groups = {}
+    for code, level in (("31-0000", "major"), ("21-0000", "major"), ("45-0000", "major")):
+        groups[code] = Occupation.objects.create(taxonomy=soc, code=code, title=code, level=level)
+    # OEWS lists 31-1120 as a detailed occupation, and 21-1010 as a broad group.
+    Occupation.objects.create(
+        taxonomy=soc, code="31-1120", title="Aides", level="detailed", parent=groups["31-0000"]
+    )
+    Occupation.objects.create(
+        taxonomy=soc, code="21-1010", title="Counselors", level="broad", parent=groups["21-0000"]
+    )
+    occupations = OCCUPATIONS + (
+        "31-1121.00\tHome Health Aides\tx\n"
+        "31-1122.00\tPersonal Care Aides\tx\n"
+        "21-1014.00\tMental Health Counselors\tx\n"
+        "45-3031.00\tFishing and Hunting Workers\tx\n"
+    )
+    report = import_onet(onet_files(**{"Occupation Data.txt": occupations}))
+
+    crosswalk = Crosswalk.objects.get(target=soc)
+    pairs = {(link.source.code, link.target.code) for link in crosswalk.links.all()}
+    assert pairs == {
+        ("31-1121.00", "31-1120"),
+        ("31-1122.00", "31-1120"),
+        ("21-1014.00", "21-1010"),
+    }
+    # Never the major group: 45-3031 has no SOC occupation below 45-0000.
+    assert report.of("crosswalk links").skipped == 4
+    assert "not linked to SOC 2018: 15-1252.00, 23-2011.00, 23-2011.01, 45-3031.00" in report.notes
+    assert any(
+        note.startswith("3 occupations linked to their SOC 2018 broad or minor group")
+        and "31-1121.00 to 31-1120" in note
+        for note in report.notes
+    )
 
 
 @pytest.mark.skipif(not (DATA / "onet-26.3").is_dir(), reason="no shared reference data")

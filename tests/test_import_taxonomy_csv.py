@@ -96,6 +96,64 @@ def test_every_problem_names_its_line_and_field_and_nothing_is_written():
 
 
 @pytest.mark.django_db
+def test_figures_int_refuses_or_too_large_for_their_fields_are_problems():
+    text = (
+        "code,title,level,parent,employment,mean_annual_wage\n"
+        "1,Managers,major,,\u00b2,\n"
+        "2,Professionals,major,,99999999999999999999,\n"
+        "3,Technicians,major,,,1e30\n"
+    )
+    assert isco_problems(text) == [
+        "isco08.csv line 2: field 'employment': must be a whole number, got '\u00b2'",
+        "isco08.csv line 3: field 'employment': must be a whole number from 0 to "
+        "9,223,372,036,854,775,807, got '99999999999999999999'",
+        "isco08.csv line 4: field 'mean_annual_wage': must be a number from 0 to less than "
+        "10,000,000,000, got '1e30'",
+    ]
+    assert not Taxonomy.objects.exists()
+
+
+@pytest.mark.django_db
+def test_labels_must_be_given_and_fit_the_taxonomy_fields():
+    with pytest.raises(TaxonomyImportError) as caught:
+        import_taxonomy_csv(
+            "isco08.csv", ISCO.encode(), taxonomy_name="I" * 70, version="", licence="L" * 70
+        )
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"isco08.csv: field 'name': the taxonomy's name '{'I' * 70}' is 70 characters long, "
+        "more than 64",
+        "isco08.csv: field 'version': the taxonomy's version is blank: give one",
+        f"isco08.csv: field 'licence': the taxonomy's licence '{'L' * 70}' is 70 characters "
+        "long, more than 64",
+    ]
+    assert not Taxonomy.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_parent_that_moves_takes_its_descendants_to_its_new_job_category():
+    before = "code,title,level,parent\nA,Alpha,major,\nC,Gamma,major,\nB,Beta,minor,A\n"
+    before += "D,Delta,detailed,B\n"
+    isco(before)
+    report = isco(before.replace("B,Beta,minor,A", "B,Beta,minor,C"))
+
+    assert report.of("occupations").changed == 1
+    delta = Occupation.objects.get(code="D")
+    assert delta.parent.parent.code == "C"
+    assert delta.job_category.code == "C"
+    assert Occupation.objects.get(code="B").job_category.code == "C"
+
+
+@pytest.mark.django_db
+def test_a_cycle_through_occupations_already_stored_is_a_problem():
+    isco("code,title,level,parent\nA,Alpha,major,\nB,Beta,minor,A\n")
+
+    assert isco_problems("code,title,level,parent\nA,Alpha,major,B\n") == [
+        "isco08.csv line 2: field 'parent': parents form a cycle: A -> B -> A"
+    ]
+    assert Occupation.objects.get(code="A").parent is None
+
+
+@pytest.mark.django_db
 def test_header_is_required():
     assert isco_problems("1,Managers,major,\n")[0].startswith(
         "isco08.csv line 1: field 'code': column is missing"

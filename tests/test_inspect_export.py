@@ -43,7 +43,7 @@ def test_the_export_writes_a_dataset_a_task_file_and_a_readme_that_parse(small_s
     assert [p.name for p in paths] == ["dataset.jsonl", "task.py", "README.md"]
     tree = ast.parse((tmp_path / "out" / "task.py").read_text())
     functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert {"small", "rubric_scorer", "score_sample", "parse_per_criterion"} <= functions
+    assert {"suite_small", "rubric_scorer", "score_sample", "parse_per_criterion"} <= functions
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "inspect eval task.py" in readme and "--model-role grader=" in readme
     assert "Held-out tasks" not in readme
@@ -150,3 +150,18 @@ def test_a_reply_without_a_verdict_is_refused_by_the_generated_task_as_by_ours(e
         module.parse_per_criterion(reply)
     with pytest.raises(prompts.JudgeReplyError):
         prompts.parse_per_criterion(reply)
+
+
+@pytest.mark.parametrize("slug", ["generate", "json", "re", "metric", "class", "2025-q1"])
+def test_a_suite_named_like_a_name_the_task_file_uses_still_builds_its_task(
+    small_suite, tmp_path, slug
+):
+    small_suite.slug = slug
+    small_suite.save()
+    write_suite(small_suite, tmp_path / slug, include_held_out=True)
+
+    module = load_task_module(tmp_path / slug / "task.py")
+    task = getattr(module, f"suite_{slug.replace('-', '_')}")()
+
+    assert len(task.dataset) == small_suite.task_versions.count()
+    assert module.json.loads("[1]") == [1] and module.re.escape(".") == "\\."

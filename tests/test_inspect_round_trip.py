@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,43 @@ from runs.models import Run, Sample
 inspect_ai = pytest.importorskip("inspect_ai")
 
 ANSWER = "Here is the finished work, with every figure checked."
+REPO = Path(__file__).resolve().parents[1]
+
+INSPECT_RUN = """
+import json, sys
+from inspect_ai import eval as inspect_eval
+from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+def reply(content, model):
+    output = ModelOutput.from_content(model=model, content=content)
+    output.usage = ModelUsage(input_tokens=120, output_tokens=30, total_tokens=150)
+    return output
+
+def verdict(*args):
+    return reply(json.dumps({"explanation": "checked", "criteria_met": True}), "judge")
+
+[log] = inspect_eval(
+    "task.py",
+    model=get_model("mockllm/model", custom_outputs=lambda *a: reply("Done.", "model"),
+                    memoize=False),
+    model_roles={"grader": get_model("mockllm/judge", custom_outputs=verdict, memoize=False)},
+    epochs=2,
+    log_dir=sys.argv[1],
+    display="none",
+)
+assert log.status == "success", log.error
+"""
+
+READ_WITHOUT_INSPECT = """
+import sys, zipfile
+import django
+django.setup()
+from interop.eval_logs import read_log
+problems = []
+log = read_log("real.eval", open(sys.argv[1], "rb").read(), problems)
+patched = "inspect_ai" in sys.modules or hasattr(zipfile, "ZIP_ZSTANDARD")
+print(problems, log.header["status"], sorted(s.label for s in log.samples), patched)
+"""
 
 
 def reply(content: str, model: str):
@@ -132,3 +173,32 @@ def test_inspect_scores_a_suite_as_evalbuilder_scores_it_and_the_log_comes_back_
         import_eval_log(eval_file)
     assert f"as run #{run.pk}" in str(refused.value)
     assert Run.objects.count() == 1
+
+
+def python(script: str, *args: str, cwd: Path) -> str:
+    """What a fresh Python process running `script` prints; the test fails if it fails."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DJANGO_SETTINGS_MODULE": "evalbuilder.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_a_log_written_by_inspect_in_another_process_is_read_without_inspect_and_imported(
+    exported, tmp_path, small_suite
+):
+    logs = tmp_path / "logs"
+    python(INSPECT_RUN, str(logs), cwd=exported)
+    [eval_file] = logs.glob("*.eval")
+    with zipfile.ZipFile(eval_file) as archive:
+        assert {info.compress_type for info in archive.infolist()} == {93}  # Zstandard
+
+    read = python(READ_WITHOUT_INSPECT, str(eval_file), cwd=REPO)
+
+    ids = sorted(f"sample {v.task.slug}-v{v.number}" for v in small_suite.task_versions.all())
+    labels = sorted(f"{sample_id} epoch {epoch}" for sample_id in ids for epoch in (1, 2))
+    assert read.strip() == f"[] success {labels} False"
+    report = import_eval_log(eval_file, release_date=datetime.date(2025, 3, 1))
+    assert Sample.objects.filter(run=report.run, output="Done.").count() == 4
+    assert report.run.imported_from.startswith(eval_file.name)

@@ -221,3 +221,47 @@ def test_an_occupation_code_is_looked_up_in_the_named_taxonomy(seed_copy):
         seed_copy, "paralegal-chronology", lambda d: d.update(taxonomy="ISCO 08")
     )
     assert "unknown occupation code '23-2011' in ISCO 08" in message
+
+
+OEWS_CSV = (
+    "OCC_CODE,OCC_TITLE,O_GROUP,TOT_EMP,A_MEAN,A_MEDIAN\n"
+    "23-0000,Legal Occupations,major,1300000,140000,100000\n"
+    "23-2000,Legal Support Workers,minor,500000,70000,60000\n"
+    "23-2010,Paralegals and Legal Assistants,broad,400000,66000,61000\n"
+    "23-2011,Paralegals and Legal Assistants,detailed,400000,66000,61000\n"
+)
+
+
+def _import_oews() -> None:
+    from occupations.importers.oews import import_oews
+
+    import_oews("national_M2025_dl.csv", OEWS_CSV.encode())
+
+
+def _paralegals() -> tuple:
+    paralegals = Occupation.objects.get(taxonomy__name="SOC", code="23-2011")
+    return paralegals.parent.code, paralegals.employment, paralegals.source
+
+
+def test_seeding_after_an_oews_import_keeps_the_imported_occupations():
+    load_seeds()
+    _import_oews()
+    imported = _paralegals()
+    assert imported == ("23-2010", 400000, "BLS OEWS May 2025")
+
+    report = load_seeds()
+    assert _paralegals() == imported
+    assert report.counts["occupations updated"] == 0
+    assert report.counts["occupations kept as imported"] == counts()["Occupation"] - 2
+
+
+def test_seeding_after_an_oews_import_into_an_empty_database_only_adds_what_is_missing():
+    _import_oews()
+    report = load_seeds()
+
+    assert _paralegals() == ("23-2010", 400000, "BLS OEWS May 2025")
+    assert Occupation.objects.get(code="23-0000").employment == 1300000
+    assert report.counts["occupations kept as imported"] == 2  # 23-0000 and 23-2011
+    assert report.counts["occupations updated"] == 0
+    assert Occupation.objects.filter(level=Occupation.Level.MAJOR).count() == 23
+    assert Occupation.objects.get(code="15-1252").job_category.code == "15-0000"

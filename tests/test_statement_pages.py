@@ -160,6 +160,37 @@ def test_autosave_saves_the_citations_and_refuses_a_foreign_one(client, world, o
     assert cited(version) == {onet.pleadings.pk}
 
 
+def test_a_citation_no_longer_linked_stays_ticked_and_is_kept_until_unticked(client, world, onet):
+    version = write_draft(world.users["author_a"], world.occupation_a)
+    version.task_statements.set([onet.chronology, onet.pleadings])
+    # A crosswalk import with --replace removes the link the statements came through.
+    CrosswalkLink.objects.filter(target=world.occupation_a).delete()
+    client.force_login(world.users["author_a"])
+    url = reverse("occupations:edit", args=[version.task.slug])
+    html = client.get(url).content.decode()
+    assert html.count('name="task_statements"') == 2
+    assert html.count("no longer linked to this occupation") == 2
+    assert f'value="{onet.chronology.pk}" id="id_task_statements_unlinked_0" checked' in html
+    assert CREDIT in html
+    # The autosave posts what is ticked: both stay cited.
+    data = editor_post(
+        version, SIX_CRITERIA, task_statements=[onet.chronology.pk, onet.pleadings.pk], save="1"
+    )
+    response = client.post(url, data, HTTP_X_REQUESTED_WITH="fetch")
+    assert response.json() == {"revision": version.revision + 1, "saved": True}
+    assert cited(version) == {onet.chronology.pk, onet.pleadings.pk}
+    # Unticking one removes it, and it cannot be cited again.
+    version.refresh_from_db()
+    data = editor_post(version, SIX_CRITERIA, task_statements=[onet.chronology.pk])
+    assert client.post(url, data).status_code == 302
+    assert cited(version) == {onet.chronology.pk}
+    version.refresh_from_db()
+    again = editor_post(version, SIX_CRITERIA, task_statements=[onet.pleadings.pk])
+    page = client.post(url, again)
+    assert "is not a task statement of this task&#x27;s occupation." in page.content.decode()
+    assert cited(version) == {onet.chronology.pk}
+
+
 def test_a_concurrent_edit_saves_no_citations(client, world, onet):
     version = write_draft(world.users["author_a"], world.occupation_a)
     client.force_login(world.users["author_a"])
@@ -257,16 +288,108 @@ def test_the_coverage_page_counts_published_citations_held_out_included(client, 
     assert 'class="bar-fill" width="1.000"' in html
 
 
-def test_the_occupation_page_shows_coverage_cited_statements_and_credit(client, world, onet):
+def test_a_draft_adds_no_coverage_row_but_a_published_task_does(client, world):
+    lonely = Occupation.objects.create(
+        taxonomy=world.occupation_a.taxonomy,
+        code="23-2099",
+        title="Legal Support Workers, All Other",
+        level="detailed",
+        parent=world.occupation_a.parent,
+    )
+    url = reverse("reports:statement_coverage")
+    author = world.users["author_a"]
+    write_draft(author, lonely, title="Secret draft", visibility="held_out")
+    html = client.get(url).content.decode()
+    assert "Legal Support Workers, All Other" not in html
+    task = published_citing(world, title="Published on the lonely occupation")
+    Task.objects.filter(pk=task.pk).update(occupation=lonely)
+    html = client.get(url).content.decode()
+    assert "Legal Support Workers, All Other" in html
+    assert "Secret draft" not in html
+
+
+def test_unrated_statements_count_as_core_on_the_public_pages(client, world, onet):
+    TaskStatement.objects.filter(occupation__code="23-2011.00").update(task_type="")
+    published_citing(world, onet.research)
+    html = client.get(reverse("reports:occupation", args=[world.occupation_a.pk])).content
+    html = html.decode()
+    assert "1 of the 3</strong> core task statements" in html
+    assert "None of these statements is rated core or supplemental" in html
+    assert "not rated" in html
+    coverage = client.get(reverse("reports:statement_coverage")).content.decode()
+    assert "every statement counts as core" in coverage
+
+
+def test_the_occupation_page_counts_held_out_citations_but_lists_only_public_ones(
+    client, world, onet
+):
     published_citing(world, onet.chronology, title="Secret chronology", visibility="held_out")
     url = reverse("reports:occupation", args=[world.occupation_a.pk])
     html = client.get(url).content.decode()
     assert "1 of the 2</strong> core task statements" in html
-    assert onet.chronology.text in html
-    assert onet.pleadings.text not in html
+    assert onet.chronology.text not in html
     assert "Secret chronology" not in html
     assert CREDIT in html
-    assert reverse("reports:statement_coverage") in html
+    published_citing(world, onet.pleadings, title="Public pleadings")
+    html = client.get(url).content.decode()
+    assert "2 of the 2</strong> core task statements" in html
+    assert onet.pleadings.text in html
+    assert onet.chronology.text not in html
+    taxonomy = world.occupation_a.taxonomy_id
+    coverage = reverse("reports:statement_coverage")
+    assert f"{coverage}?taxonomy={taxonomy}&amp;level=detailed#category-" in html
+
+
+def test_onet_pages_show_the_credit_and_the_coverage_link_keeps_the_taxonomy(client, world, onet):
+    taxonomy = onet.chronology.occupation.taxonomy
+    major = Occupation.objects.create(
+        taxonomy=taxonomy, code="23-0000", title="Legal Occupations (O*NET)", level="major"
+    )
+    bare = Occupation.objects.create(
+        taxonomy=taxonomy, code="23-1011.00", title="Lawyers", level="detailed", parent=major
+    )
+    page = client.get(reverse("reports:job_category", args=[major.pk]))
+    html = page.content.decode()
+    assert "Lawyers" in html
+    assert CREDIT in html
+    coverage = reverse("reports:statement_coverage")
+    assert (
+        f"{coverage}?taxonomy={taxonomy.pk}&amp;level={page.context['filters'].occupation_level}"
+        f"#category-{major.pk}" in html
+    )
+    # An O*NET occupation without statements still shows its titles' credit, once.
+    html = client.get(reverse("reports:occupation", args=[bare.pk])).content.decode()
+    assert "No task statements are loaded for this occupation." in html
+    assert html.count(CREDIT) == 1
+    paralegal = onet.chronology.occupation
+    html = client.get(reverse("reports:occupation", args=[paralegal.pk])).content.decode()
+    assert html.count(CREDIT) == 1
+    # The national and coverage pages of the O*NET taxonomy carry it too.
+    query = {"taxonomy": taxonomy.pk}
+    assert CREDIT in client.get(reverse("reports:home"), query).content.decode()
+    html = client.get(reverse("reports:statement_coverage"), query).content.decode()
+    assert html.count(CREDIT) == 1
+
+
+def test_the_admin_refuses_to_delete_an_occupation_whose_statements_are_cited(client, world, onet):
+    published_citing(world, onet.chronology, title="Secret chronology", visibility="held_out")
+    paralegal = onet.chronology.occupation
+    client.force_login(world.users["admin"])
+    url = reverse("admin:occupations_occupation_delete", args=[paralegal.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    # The statements are read-only in the admin and a published version cites one.
+    assert "Cannot delete occupation" in html
+    assert "Secret chronology" not in html
+    page = client.post(url, {"post": "yes"})
+    assert page.status_code == 200
+    assert Occupation.objects.filter(pk=paralegal.pk).exists()
+    assert onet.chronology.pk in set(
+        Task.objects.get(title="Secret chronology").published_version.task_statements.values_list(
+            "pk", flat=True
+        )
+    )
 
 
 def test_the_occupation_page_shows_employment_and_wages_with_their_symbols(client, world):
@@ -282,7 +405,7 @@ def test_the_occupation_page_shows_employment_and_wages_with_their_symbols(clien
     assert "an employment estimate is not available" in html
     assert "$239,200 per year" in html
     assert "61,000" in html
-    assert "No core task statements are loaded for this occupation." in html
+    assert "No task statements are loaded for this occupation." in html
 
 
 def test_the_job_category_page_lists_every_occupation_with_employment_and_wages(client, world):
@@ -297,4 +420,5 @@ def test_the_job_category_page_lists_every_occupation_with_employment_and_wages(
     assert "58,330" in html
     assert '<abbr title="an employment estimate is not available">**</abbr>' in html
     assert "Symbols: ** an employment estimate is not available." in html
-    assert reverse("reports:statement_coverage") in html
+    coverage = reverse("reports:statement_coverage")
+    assert f"{coverage}?taxonomy={category.taxonomy_id}&amp;level=detailed" in html

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from django.utils import timezone
+from django.db import transaction
+from django.db.models import ProtectedError
 
 from occupations import statements
 from occupations.models import (
@@ -15,6 +16,7 @@ from occupations.models import (
     Occupation,
     Task,
     TaskStatement,
+    TaskStatementCitation,
     TaskVersion,
     Taxonomy,
 )
@@ -92,7 +94,8 @@ def names(catalogue: Catalogue, found) -> list[str]:
 def test_a_soc_occupation_sees_the_statements_of_every_onet_occupation_linked_to_it(
     catalogue, django_assert_num_queries
 ):
-    with django_assert_num_queries(1):
+    # Two queries find the occupations reached, one loads their statements.
+    with django_assert_num_queries(3):
         found = list(statements.statements_for(catalogue.occupations["11-1011"]))
     # Core first, then by id; the supplemental statement last.
     assert names(catalogue, found) == ["budget", "board", "sustain", "approve"]
@@ -287,9 +290,10 @@ def test_totals_count_a_statement_reached_from_two_occupations_once(catalogue, t
     assert (total.core_count, total.covered_count, total.share) == (4, 2, 0.5)
 
 
-def test_cited_statements_are_those_of_published_versions(catalogue, tasks):
-    cited = statements.cited_statements(catalogue.occupations["11-1011"])
-    assert names(catalogue, cited) == ["budget", "sustain", "approve"]
+def test_cited_statements_are_those_of_public_published_versions(catalogue, tasks):
+    found = statements.statements_for(catalogue.occupations["11-1011"])
+    # sustain is cited only by a held-out task: it counts in the figures, but is not listed.
+    assert names(catalogue, statements.cited_statements(found)) == ["budget", "approve"]
 
 
 def test_reachable_statements_on_plain_ids():
@@ -305,11 +309,44 @@ def test_reachable_statements_on_plain_ids():
     }
 
 
-def test_a_submitted_version_refuses_new_citations(catalogue, tasks):
+def test_reachability_has_no_depth_limit():
+    # A chain seven levels deep: the top reaches the statements of the bottom.
+    parent = {1: None, **{n: n - 1 for n in range(2, 9)}}
+    reached = statements.reachable_occupations([1, 8], parent, [(8, 20)])
+    assert reached == {1: frozenset({*range(1, 9), 20}), 8: frozenset({8, 20})}
+
+
+def test_a_submitted_version_refuses_every_change_to_its_citations(catalogue, tasks):
     version = tasks["public"].published_version
-    with pytest.raises(LockedVersionError):
-        version.task_statements.add(catalogue.statements["board"])
-    assert version.submitted_at <= timezone.now()
+    s = catalogue.statements
+    before = {st.pk for st in version.task_statements.all()}
+    attempts = [
+        lambda: version.task_statements.add(s["board"]),
+        lambda: version.task_statements.remove(s["budget"]),
+        lambda: version.task_statements.clear(),
+        lambda: version.task_statements.set([s["board"]]),
+        lambda: s["board"].task_versions.add(version),
+        lambda: s["budget"].task_versions.remove(version),
+        lambda: s["budget"].task_versions.clear(),
+    ]
+    for attempt in attempts:
+        with pytest.raises(LockedVersionError), transaction.atomic():
+            attempt()
+    assert {st.pk for st in version.task_statements.all()} == before
+
+
+def test_an_occupation_whose_statements_a_published_version_cites_cannot_be_deleted(
+    catalogue, tasks
+):
+    citations = TaskStatementCitation.objects.count()
+    with pytest.raises(ProtectedError), transaction.atomic():
+        catalogue.occupations["11-1011.03"].delete()  # sustain, cited by a held-out task
+    with pytest.raises(ProtectedError), transaction.atomic():
+        catalogue.statements["budget"].delete()
+    assert TaskStatementCitation.objects.count() == citations
+    assert TaskStatement.objects.filter(pk=catalogue.statements["sustain"].pk).exists()
+    version = tasks["held-out"].published_version
+    assert names(catalogue, version.task_statements.all()) == ["sustain"]
 
 
 def test_one_occupations_figures_agree_with_the_coverage_table(
@@ -317,7 +354,7 @@ def test_one_occupations_figures_agree_with_the_coverage_table(
 ):
     for code in ("11-1011", "11-0000", "11-2021"):
         on = catalogue.occupations[code]
-        with django_assert_max_num_queries(3):
+        with django_assert_max_num_queries(6):
             figures_of_one = statements.occupation_statements(on)
         (row,) = statements.statement_coverage(Occupation.objects.filter(pk=on.pk))
         assert (figures_of_one.core_count, figures_of_one.covered_count) == (
@@ -326,10 +363,82 @@ def test_one_occupations_figures_agree_with_the_coverage_table(
         )
         assert figures_of_one.sources == (catalogue.onet,)
     chief = statements.occupation_statements(catalogue.occupations["11-1011"])
-    assert names(catalogue, chief.cited) == ["budget", "sustain", "approve"]
+    assert (chief.statement_count, chief.core_count, chief.covered_count) == (4, 3, 2)
+    assert names(catalogue, chief.cited) == ["budget", "approve"]
 
 
-def test_an_occupation_without_statements_costs_one_query(catalogue, django_assert_num_queries):
-    with django_assert_num_queries(1):
+def test_an_occupation_without_statements_costs_three_queries(catalogue, django_assert_num_queries):
+    with django_assert_num_queries(3):
         found = statements.occupation_statements(catalogue.occupations["11-3031"])
-    assert (found.core_count, found.covered_count, found.share, found.sources) == (0, 0, None, ())
+    assert (found.statement_count, found.core_count, found.share, found.sources) == (
+        0,
+        0,
+        None,
+        (),
+    )
+
+
+# --- statements the source has not rated --------------------------------------------------
+
+
+@pytest.fixture
+def unrated(catalogue) -> dict[str, TaskStatement]:
+    """O*NET 11-3031.00 (linked to SOC 11-3031) with two statements of no task type."""
+    o = catalogue.occupations
+    o["11-3031.00"] = occupation(catalogue.onet, "11-3031.00", "detailed")
+    crosswalk = Crosswalk.objects.get(source=catalogue.onet)
+    CrosswalkLink.objects.create(crosswalk=crosswalk, source=o["11-3031.00"], target=o["11-3031"])
+    return {
+        "ledger": statement(o["11-3031.00"], 7001, "Keep the general ledger.", ""),
+        "audit": statement(o["11-3031.00"], 7002, "Prepare for the annual audit.", ""),
+    }
+
+
+def test_unrated_statements_count_as_core_where_none_is_rated(catalogue, unrated):
+    o = catalogue.occupations
+    task_citing(o["11-3031"], "ledger", unrated["ledger"])
+    scope = Occupation.objects.filter(taxonomy=catalogue.soc, level="detailed")
+    rows = {row.occupation.code: row for row in statements.statement_coverage(scope)}
+    assert figures(rows.values())["11-3031"] == (2, 1, 0.5)
+    assert rows["11-3031"].unrated and not rows["11-1011"].unrated
+    one = statements.occupation_statements(o["11-3031"])
+    assert (one.statement_count, one.core_count, one.covered_count, one.unrated) == (
+        2,
+        2,
+        1,
+        True,
+    )
+    # The job category also reaches rated statements: there only Core ones count.
+    (major,) = statements.statement_coverage(Occupation.objects.filter(pk=o["11-0000"].pk))
+    assert (major.core_count, major.unrated) == (4, False)
+    assert statements.occupation_statements(o["11-0000"]).core_count == 4
+
+
+def test_an_occupation_reaching_only_supplemental_statements_counts_no_core(catalogue):
+    o = catalogue.occupations
+    only = occupation(catalogue.onet, "11-3031.00", "detailed")
+    statement(only, 7001, "Keep the general ledger.", SUPPLEMENTAL)
+    crosswalk = Crosswalk.objects.get(source=catalogue.onet)
+    CrosswalkLink.objects.create(crosswalk=crosswalk, source=only, target=o["11-3031"])
+    scope = Occupation.objects.filter(taxonomy=catalogue.soc, level="detailed")
+    assert "11-3031" not in figures(statements.statement_coverage(scope))
+    one = statements.occupation_statements(o["11-3031"])
+    assert (one.statement_count, one.core_count, one.unrated) == (1, 0, False)
+
+
+def test_only_published_tasks_add_a_row_for_an_occupation_without_core_statements(catalogue):
+    o = catalogue.occupations
+    scope = Occupation.objects.filter(taxonomy=catalogue.soc, level="detailed")
+    task_citing(o["11-3031"], "draft", published=False, status=Task.Status.DRAFT)
+    task_citing(
+        o["11-3031"],
+        "held-out-draft",
+        published=False,
+        status=Task.Status.IN_REVIEW,
+        visibility=Task.Visibility.HELD_OUT,
+    )
+    task_citing(o["11-3031"], "approved", published=False, status=Task.Status.APPROVED)
+    task_citing(o["11-3031"], "retired", status=Task.Status.RETIRED)
+    assert "11-3031" not in figures(statements.statement_coverage(scope))
+    task_citing(o["11-3031"], "held-out-published", visibility=Task.Visibility.HELD_OUT)
+    assert figures(statements.statement_coverage(scope))["11-3031"] == (0, 0, None)

@@ -152,16 +152,16 @@ def test_a_file_over_the_cap_is_dropped_as_it_streams_in(settings):
     assert RecordingHandler.received[0] < file_size
 
 
-def test_each_route_has_its_own_cap_and_others_get_the_largest(settings, rf):
+def test_each_route_has_its_own_cap_and_others_get_the_larger_general_one(settings, rf):
     settings.EVALBUILDER_MAX_ATTACHMENT_BYTES = 1000
     settings.EVALBUILDER_MAX_IMPORT_BYTES = 5000
-    settings.EVALBUILDER_MAX_EVAL_LOG_BYTES = 3000
-    settings.EVALBUILDER_MAX_TAXONOMY_BYTES = 4000
+    settings.EVALBUILDER_MAX_EVAL_LOG_BYTES = 9000
+    settings.EVALBUILDER_MAX_TAXONOMY_BYTES = 8000
 
     assert uploads.upload_limit(rf.post(ATTACHMENT_PATH)) == 1000
     assert uploads.upload_limit(rf.post(reverse("occupations:import"))) == 5000
-    assert uploads.upload_limit(rf.post(reverse("interop:import_eval_log"))) == 3000
-    assert uploads.upload_limit(rf.post(reverse("admin:occupations_taxonomy_import"))) == 4000
+    assert uploads.upload_limit(rf.post(reverse("interop:import_eval_log"))) == 9000
+    assert uploads.upload_limit(rf.post(reverse("admin:occupations_taxonomy_import"))) == 8000
     assert uploads.upload_limit(rf.post("/admin/")) == 5000
     assert uploads.upload_limit(rf.post("/no/such/page/")) == 5000
 

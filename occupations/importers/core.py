@@ -15,9 +15,8 @@ import io
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from django.db.models import F
 
 from audit import trail
 from occupations.models import Occupation, Taxonomy, TaxonomyImport
@@ -25,6 +24,12 @@ from occupations.models import Occupation, Taxonomy, TaxonomyImport
 MAX_PRINTED_PROBLEMS = 200
 BATCH_SIZE = 2000
 LEVELS = tuple(Occupation.Level.values)  # major, minor, broad, detailed: top to bottom
+
+# The largest values the fields hold: a figure above them is a problem, never a crash.
+MAX_BIG_INTEGER = 2**63 - 1  # PositiveBigIntegerField (employment)
+MAX_INTEGER = 2**31 - 1  # PositiveIntegerField (O*NET Task ID, incumbents responding)
+WAGE_LIMIT = Decimal(10) ** 10  # DecimalField(max_digits=12, decimal_places=2): below this
+CENTS = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,8 @@ class ImportReport:
     the source."""
     files: list[dict] = field(default_factory=list)
     """Name and SHA-256 of each file read."""
+    record_id: int | None = None
+    """The TaxonomyImport written for it (None for a dry run)."""
 
     def of(self, record_type: str) -> RecordCounts:
         """The counts of one record type, created empty on first use."""
@@ -230,6 +237,84 @@ def read_table(
     return rows
 
 
+def whole_number(
+    row: Row,
+    column: str,
+    file: str,
+    problems: list[ImportProblem],
+    *,
+    minimum: int = 0,
+    maximum: int = MAX_BIG_INTEGER,
+    blank: Sequence[str] = ("",),
+    also: str = "",
+) -> int | None:
+    """The cell as a whole number from `minimum` to `maximum` (ASCII digits, commas between
+    thousands allowed), or None: silently for a value in `blank`, else with a problem.
+
+    `also` names the other values the caller accepts, for the message ('n/a')."""
+    raw = row[column]
+    if raw in blank:
+        return None
+    alternatives = f" or {also}" if also else ""
+    digits = raw.replace(",", "")
+    # str.isdigit() is also true of '²' and other digits int() refuses.
+    if not (digits.isascii() and digits.isdigit()):
+        message = f"must be a whole number{alternatives}, got {raw!r}"
+    elif not minimum <= int(digits) <= maximum:
+        message = f"must be a whole number from {minimum:,} to {maximum:,}, got {raw!r}"
+    else:
+        return int(digits)
+    problems.append(ImportProblem(file, row.line, column, message))
+    return None
+
+
+def wage(
+    row: Row,
+    column: str,
+    file: str,
+    problems: list[ImportProblem],
+    *,
+    blank: Sequence[str] = ("",),
+    also: str = "",
+) -> Decimal | None:
+    """The cell as an amount of money of 0 or more, in cents, below 10,000,000,000 (what a
+    wage field holds), or None: silently for a value in `blank`, else with a problem."""
+    raw = row[column]
+    if raw in blank:
+        return None
+    alternatives = f" or {also}" if also else ""
+    try:
+        amount = Decimal(raw.replace(",", ""))
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        message = f"must be a number{alternatives}, got {raw!r}"
+    elif not 0 <= amount < WAGE_LIMIT or amount.quantize(CENTS) >= WAGE_LIMIT:
+        message = f"must be a number from 0 to less than {WAGE_LIMIT:,.0f}, got {raw!r}"
+    else:
+        return amount.quantize(CENTS)
+    problems.append(ImportProblem(file, row.line, column, message))
+    return None
+
+
+def label_problems(file: str, values: dict[str, str], model: type) -> list[ImportProblem]:
+    """Problems with labels given as options ({'name': 'SOC', 'version': '2018'}) that would
+    be stored in `model`'s fields of those names: each is required and must fit its field."""
+    problems = []
+    for name, value in values.items():
+        limit = model._meta.get_field(name).max_length
+        if not value.strip():
+            message = f"the {model._meta.verbose_name}'s {name} is blank: give one"
+            problems.append(ImportProblem(file, None, name, message))
+        elif limit is not None and len(value) > limit:
+            message = (
+                f"the {model._meta.verbose_name}'s {name} {value!r} is {len(value)} characters "
+                f"long, more than {limit}"
+            )
+            problems.append(ImportProblem(file, None, name, message))
+    return problems
+
+
 # --- taxonomies -----------------------------------------------------------------------------
 
 
@@ -355,11 +440,11 @@ def write_occupations(taxonomy: Taxonomy, plan: OccupationPlan) -> dict[str, int
     """Create and update the planned occupations in bulk, parents first; returns the primary
     key of every occupation of the taxonomy by code.
 
-    Bulk writes skip Occupation.save, so the job category (the top-level ancestor) is set
-    here: from the parent, or the occupation itself for a top-level group.
+    Bulk writes skip Occupation.save, so the job categories (each occupation's top-level
+    ancestor) are then set here for the whole taxonomy: a moved group moves its unchanged
+    descendants to another job category too.
     """
     pk_of = {code: occupation.pk for code, occupation in plan.existing.items()}
-    job_of = {code: occupation.job_category_id for code, occupation in plan.existing.items()}
     by_code = {row.code: row for row in plan.rows}
     depth: dict[str, int] = {}
 
@@ -371,9 +456,8 @@ def write_occupations(taxonomy: Taxonomy, plan: OccupationPlan) -> dict[str, int
 
     changed_codes = {row.code for row in plan.changed}
     pending = plan.new + plan.changed
-    new_top_level: list[int] = []
     to_update: list[Occupation] = []
-    fields = ["title", "level", "parent", "job_category", *sorted(plan.value_fields)]
+    fields = ["title", "level", "parent", *sorted(plan.value_fields)]
     for level in sorted({depth_of(row.code) for row in pending}):
         at_level = [row for row in pending if depth_of(row.code) == level]
         created = Occupation.objects.bulk_create(
@@ -384,7 +468,6 @@ def write_occupations(taxonomy: Taxonomy, plan: OccupationPlan) -> dict[str, int
                     title=row.title,
                     level=row.level,
                     parent_id=pk_of.get(row.parent),
-                    job_category_id=job_of.get(row.parent),
                     **row.values,
                 )
                 for row in at_level
@@ -394,25 +477,50 @@ def write_occupations(taxonomy: Taxonomy, plan: OccupationPlan) -> dict[str, int
         )
         for occupation in created:
             pk_of[occupation.code] = occupation.pk
-            job_of[occupation.code] = occupation.job_category_id or occupation.pk
-            if occupation.parent_id is None:
-                new_top_level.append(occupation.pk)
         for row in at_level:
             if row.code not in changed_codes:
                 continue
             occupation = plan.existing[row.code]
             occupation.title, occupation.level = row.title, row.level
             occupation.parent_id = pk_of.get(row.parent)
-            occupation.job_category_id = job_of.get(row.parent) if row.parent else occupation.pk
             for key, value in row.values.items():
                 setattr(occupation, key, value)
-            job_of[row.code] = occupation.job_category_id
             to_update.append(occupation)
-    if new_top_level:
-        Occupation.objects.filter(pk__in=new_top_level).update(job_category=F("pk"))
     if to_update:
         Occupation.objects.bulk_update(to_update, fields, batch_size=BATCH_SIZE)
+    set_job_categories(taxonomy)
     return pk_of
+
+
+def set_job_categories(taxonomy: Taxonomy) -> int:
+    """Set every occupation's job category of the taxonomy to its top-level ancestor, in one
+    read and one bulk update of those that differ; returns how many changed."""
+    stored = list(
+        Occupation.objects.filter(taxonomy=taxonomy).values_list(
+            "pk", "parent_id", "job_category_id"
+        )
+    )
+    parent_of = {pk: parent for pk, parent, _ in stored}
+    top: dict[int, int] = {}
+
+    def top_of(pk: int) -> int:
+        path = []
+        while pk not in top and parent_of.get(pk) is not None and len(path) <= len(parent_of):
+            path.append(pk)
+            pk = parent_of[pk]
+        found = top.get(pk, pk)
+        for item in path:
+            top[item] = found
+        top[pk] = found
+        return found
+
+    wrong = [
+        Occupation(pk=pk, job_category_id=top_of(pk))
+        for pk, _, job_category in stored
+        if job_category != top_of(pk)
+    ]
+    Occupation.objects.bulk_update(wrong, ["job_category"], batch_size=BATCH_SIZE)
+    return len(wrong)
 
 
 # --- the record of an import ----------------------------------------------------------------
@@ -431,6 +539,7 @@ def record_import(taxonomy: Taxonomy, report: ImportReport, user: Any = None) ->
         details=report.details(),
         imported_by=user if user is not None and user.is_authenticated else None,
     )
+    report.record_id = imported.pk
     trail.record(
         trail.Action.IMPORT,
         target=imported,

@@ -58,7 +58,11 @@ class TaxonomyImportForm(forms.Form):
         ]
     )
     files = MultipleFileField(
-        help_text="O*NET: the .zip, or the .txt files. Others: one file.",
+        help_text=(
+            "O*NET: the .zip, or its .txt files (at most "
+            f"{settings.DATA_UPLOAD_MAX_NUMBER_FILES} files at once, not the whole folder). "
+            "Others: one file."
+        ),
         error_messages={"required": "Choose the file(s) to import."},
     )
     release = forms.CharField(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,18 @@ from occupations.importers.core import (
     TaxonomyImportError,
     decode_text,
     file_record,
+    label_problems,
     plan_occupations,
     plan_taxonomy,
     read_table,
     record_import,
     save_taxonomy,
     split_label,
+    wage,
+    whole_number,
     write_occupations,
 )
-from occupations.models import TaxonomyImport
+from occupations.models import Occupation, Taxonomy, TaxonomyImport
 
 # The symbols BLS puts in a cell instead of a figure, in the words of the file's own notes.
 SYMBOLS = {
@@ -126,20 +128,16 @@ class Figure:
 
 
 def _figure(row: Row, column: str, name: str, whole: bool, problems: list[ImportProblem]):
-    raw = row[column]
-    if raw in SYMBOLS:
-        return Figure(None, raw)
-    text = raw.replace(",", "")
-    try:
-        number = Decimal(text)
-        if not number.is_finite() or number < 0 or (whole and number != number.to_integral()):
-            raise InvalidOperation
-    except InvalidOperation:
-        kind = "a whole number" if whole else "a number"
-        message = f"must be {kind} or one of {' '.join(SYMBOLS)}, got {raw!r}"
-        problems.append(ImportProblem(name, row.line, column, message))
-        return None
-    return Figure(int(number) if whole else number.quantize(Decimal("0.01")), "")
+    """The figure of a cell, or its symbol as the flag; None with a problem when invalid."""
+    if row[column] in SYMBOLS:
+        return Figure(None, row[column])
+    symbols = f"one of {' '.join(SYMBOLS)}"
+    count = len(problems)
+    if whole:
+        value = whole_number(row, column, name, problems, blank=(), also=symbols)
+    else:
+        value = wage(row, column, name, problems, blank=(), also=symbols)
+    return None if len(problems) > count else Figure(value, "")
 
 
 def _digits(code: str) -> str:
@@ -256,13 +254,18 @@ def import_oews(
     if not source:
         message = "the name does not say the release (national_M2024_dl): give --source"
         raise TaxonomyImportError([ImportProblem(name, None, "", message)])
+    name_part, version = split_label(taxonomy)
+    problems += label_problems(name, {"name": name_part, "version": version}, Taxonomy)
+    problems += label_problems(name, {"source": source}, Occupation)
+    if problems:
+        raise TaxonomyImportError(problems)
     if name.lower().endswith((".xlsx", ".xlsm")):
         rows = _xlsx_rows(name, data, problems)
     else:
         rows = _csv_rows(name, data, problems)
     if rows is None or problems:
         raise TaxonomyImportError(problems)
-    report = ImportReport(taxonomy, TaxonomyImport.Kind.OEWS, dry_run)
+    report = ImportReport(f"{name_part} {version}", TaxonomyImport.Kind.OEWS, dry_run)
     report.files = [file_record(name, data)]
     occupations = _check(name, rows, source, problems, report)
     if problems:
@@ -280,7 +283,6 @@ def import_oews(
             f"{flagged} occupations have a figure replaced by a symbol, kept as its flag: "
             + "; ".join(f"{symbol} {meaning}" for symbol, meaning in SYMBOLS.items())
         )
-    name_part, version = split_label(taxonomy)
     with transaction.atomic():
         stored, changes = plan_taxonomy(name_part, version, {"country": "US"}, report, update=False)
         save_taxonomy(stored, changes)

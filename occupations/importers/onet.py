@@ -11,8 +11,10 @@ newer file lacks are kept (task versions may cite them) and listed in the report
 from __future__ import annotations
 
 import datetime
+import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,6 +24,7 @@ from django.db import transaction
 
 from occupations.importers.core import (
     BATCH_SIZE,
+    MAX_INTEGER,
     ImportProblem,
     ImportReport,
     OccupationRow,
@@ -32,11 +35,13 @@ from occupations.importers.core import (
     file_record,
     find_taxonomy,
     kept_note,
+    label_problems,
     plan_occupations,
     plan_taxonomy,
     read_table,
     record_import,
     save_taxonomy,
+    whole_number,
     write_occupations,
 )
 from occupations.models import (
@@ -44,6 +49,8 @@ from occupations.models import (
     CrosswalkLink,
     Occupation,
     TaskStatement,
+    TaskStatementCitation,
+    Taxonomy,
     TaxonomyImport,
     WorkActivity,
 )
@@ -81,6 +88,7 @@ COLUMNS = {
 ONET_CODE = re.compile(r"\d{2}-\d{4}\.\d{2}")
 RELEASE_IN_README = re.compile(r"O\*NET\s+(\d+\.\d+)\s+Database")
 MONTH = re.compile(r"(\d{2})/(\d{4})")
+FIRST_YEAR = 1900  # O*NET began in 1998; an earlier month is a typing error
 NOT_GIVEN = {"", "n/a"}
 TASK_TYPES = {
     "Core": TaskStatement.TaskType.CORE,
@@ -119,13 +127,16 @@ SOC_2018_MAJOR_GROUPS = {
 
 
 def credit_line(release: str) -> str:
-    """The attribution the O*NET licence (CC BY 4.0) asks for, with what was changed."""
+    """The attribution O*NET's licence page (onetcenter.org/license_db.html) gives for
+    modified content, followed by what was modified."""
     return (
         f"This product includes information from the O*NET {release} Database by the U.S. "
         "Department of Labor, Employment and Training Administration (USDOL/ETA). Used under "
-        "the CC BY 4.0 license. evalbuilder groups the O*NET-SOC occupations under their SOC "
-        "major groups and links the task statements to its own tasks; the statements "
-        "themselves are unmodified."
+        "the CC BY 4.0 license. O*NET® is a trademark of USDOL/ETA. evalbuilder has modified "
+        "all or some of this information. USDOL/ETA has not approved, endorsed, or tested "
+        "these modifications. evalbuilder adds the SOC major groups above the O*NET-SOC "
+        "occupations, links them to SOC occupations and links the task statements to its own "
+        "tasks; the text of the statements is as published."
     )
 
 
@@ -143,30 +154,46 @@ def read_onet_files(path: Path) -> dict[str, bytes]:
 
 def files_from_zip(archive_name: str, data: bytes) -> dict[str, bytes]:
     """The O*NET files inside a .zip (at any folder depth), by file name; the other files of
-    the release are not read. Each file is read up to the unpacked-size limit."""
-    import io
+    the release are not read. Each file is read up to the unpacked-size limit.
 
+    Raises TaxonomyImportError when the archive cannot be read, a file is too large, or a
+    file name is in it twice (two releases in one archive)."""
     limit = settings.EVALBUILDER_MAX_ATTACHMENT_UNPACKED_BYTES
     found: dict[str, bytes] = {}
+    first: dict[str, str] = {}
+    problems: list[ImportProblem] = []
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             for member in archive.infolist():
                 name = PurePosixPath(member.filename).name
-                if name not in FILE_NAMES or member.is_dir() or name in found:
+                if name not in FILE_NAMES or member.is_dir():
                     continue
+                if name in first:
+                    message = f"is in the archive twice ({first[name]} and {member.filename})"
+                    problems.append(ImportProblem(f"{archive_name}/{name}", None, "", message))
+                    continue
+                first[name] = member.filename
                 with archive.open(member) as part:
                     content = part.read(limit + 1)
                 if len(content) > limit:
                     message = f"unpacks to more than {limit:,} bytes"
-                    raise TaxonomyImportError(
-                        [ImportProblem(f"{archive_name}/{name}", None, "", message)]
-                    )
+                    problems.append(ImportProblem(f"{archive_name}/{name}", None, "", message))
+                    continue
                 found[name] = content
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, RuntimeError, ValueError) as error:
-        if isinstance(error, TaxonomyImportError):
-            raise
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        RuntimeError,
+        ValueError,
+        NotImplementedError,
+    ) as error:
         message = f"is not a readable .zip archive: {error}"
         raise TaxonomyImportError([ImportProblem(archive_name, None, "", message)]) from error
+    if problems:
+        raise TaxonomyImportError(problems)
     return found
 
 
@@ -187,6 +214,7 @@ class Statement:
     code: str
     statement_id: int
     values: dict[str, Any]
+    line: int
 
 
 @dataclass
@@ -199,14 +227,8 @@ class Checked:
     links: list[tuple[str, int, str]]
 
 
-def _positive_int(row: Row, column: str, file: str, problems: list[ImportProblem]) -> int | None:
-    value = row[column]
-    if not value.isdigit() or int(value) < 1:
-        problems.append(
-            ImportProblem(file, row.line, column, f"must be a whole number above 0, got {value!r}")
-        )
-        return None
-    return int(value)
+def _task_id(row: Row, file: str, problems: list[ImportProblem]) -> int | None:
+    return whole_number(row, TASK_ID, file, problems, minimum=1, maximum=MAX_INTEGER, blank=())
 
 
 def _too_long(row: Row, column: str, limit: int, file: str, problems: list[ImportProblem]) -> bool:
@@ -271,24 +293,29 @@ def _check_statements(
         if code not in codes:
             message = f"{code!r} is not an occupation in {OCCUPATIONS_FILE}"
             problems.append(ImportProblem(file, row.line, CODE, message))
-        statement_id = _positive_int(row, TASK_ID, file, problems)
+        statement_id = _task_id(row, file, problems)
         if not row["Task"]:
             problems.append(ImportProblem(file, row.line, "Task", "is blank"))
         task_type = TASK_TYPES.get(row["Task Type"])
         if task_type is None:
             message = f"must be Core, Supplemental or n/a, got {row['Task Type']!r}"
             problems.append(ImportProblem(file, row.line, "Task Type", message))
-        incumbents = row["Incumbents Responding"]
-        if incumbents not in NOT_GIVEN and not incumbents.isdigit():
-            message = f"must be a whole number or n/a, got {incumbents!r}"
-            problems.append(ImportProblem(file, row.line, "Incumbents Responding", message))
+        incumbents = whole_number(
+            row,
+            "Incumbents Responding",
+            file,
+            problems,
+            maximum=MAX_INTEGER,
+            blank=tuple(NOT_GIVEN),
+            also="n/a",
+        )
         dated = None
         if row["Date"] not in NOT_GIVEN:
             match = MONTH.fullmatch(row["Date"])
-            if match and 1 <= int(match.group(1)) <= 12:
+            if match and 1 <= int(match.group(1)) <= 12 and int(match.group(2)) >= FIRST_YEAR:
                 dated = datetime.date(int(match.group(2)), int(match.group(1)), 1)
             else:
-                message = f"must be a month as MM/YYYY, got {row['Date']!r}"
+                message = f"must be a month as MM/YYYY from {FIRST_YEAR} on, got {row['Date']!r}"
                 problems.append(ImportProblem(file, row.line, "Date", message))
         _too_long(row, "Domain Source", 64, file, problems)
         if statement_id is not None:
@@ -310,10 +337,11 @@ def _check_statements(
                 {
                     "text": row["Task"],
                     "task_type": task_type,
-                    "incumbents_responding": (None if incumbents in NOT_GIVEN else int(incumbents)),
+                    "incumbents_responding": incumbents,
                     "dated": dated,
                     "domain_source": row["Domain Source"],
                 },
+                row.line,
             )
         )
     return statements
@@ -360,7 +388,7 @@ def _check_links(
     for row in rows:
         count = len(problems)
         code = row[CODE]
-        statement_id = _positive_int(row, TASK_ID, file, problems)
+        statement_id = _task_id(row, file, problems)
         if statement_id is not None and (code, statement_id) not in statements:
             message = f"task {statement_id} of {code} is not in {STATEMENTS_FILE}"
             problems.append(ImportProblem(file, row.line, TASK_ID, message))
@@ -378,6 +406,34 @@ def _check_links(
         links.append(key)
     report.skip("statement links", "listed more than once in Tasks to DWAs.txt", repeated)
     return links
+
+
+def _check_cited_statements(
+    taxonomy: Taxonomy, statements: list[Statement], problems: list[ImportProblem]
+) -> None:
+    """A statement cited by a submitted task version is part of that version's content,
+    which never changes: its text and type must stay as stored."""
+    cited = TaskStatementCitation.objects.filter(task_version__submitted_at__isnull=False)
+    stored = {
+        (code, statement_id): (text, task_type)
+        for code, statement_id, text, task_type in TaskStatement.objects.filter(
+            occupation__taxonomy=taxonomy, pk__in=cited.values("task_statement")
+        ).values_list("occupation__code", "statement_id", "text", "task_type")
+    }
+    for statement in statements:
+        found = stored.get((statement.code, statement.statement_id))
+        if found is None:
+            continue
+        for column, key, value in (
+            ("Task", "text", found[0]),
+            ("Task Type", "task_type", found[1]),
+        ):
+            if statement.values[key] != value:
+                message = (
+                    f"statement {statement.statement_id} is cited by submitted task versions "
+                    "and cannot change: import the file as a new release"
+                )
+                problems.append(ImportProblem(STATEMENTS_FILE, statement.line, column, message))
 
 
 # --- the import -----------------------------------------------------------------------------
@@ -400,10 +456,17 @@ def import_onet(
     problem; nothing is written then, nor with dry_run.
     """
     problems: list[ImportProblem] = []
-    release = (release or "").strip() or release_from_readme(files)
+    named = release_from_readme(files)
+    release = (release or "").strip() or named
     if not release:
         message = "does not name the release: give it (--release 26.3)"
         problems.append(ImportProblem(README_FILE, None, "", message))
+    elif named and release != named:
+        # The credit line names the release: it must be the one the files are from.
+        message = f"names the O*NET {named} Database, not release {release}"
+        problems.append(ImportProblem(README_FILE, None, "", message))
+    else:
+        problems += label_problems(README_FILE, {"version": release}, Taxonomy)
     for name in REQUIRED_FILES:
         if name not in files:
             problems.append(ImportProblem(name, None, "", "is missing: it is required"))
@@ -421,9 +484,16 @@ def import_onet(
         text = decode_text(name, files[name], problems)
         if text is not None:
             tables[name] = read_table(name, text, columns, problems, tab_separated=True)
-    for name in (ACTIVITIES_FILE, LINKS_FILE):
-        if name not in files:
-            report.notes.append(f"{name} is absent: no work activities or links were read")
+    if ACTIVITIES_FILE not in files and LINKS_FILE not in files:
+        report.notes.append(
+            f"{ACTIVITIES_FILE} and {LINKS_FILE} are absent: no work activities or links were read"
+        )
+    elif ACTIVITIES_FILE not in files:
+        report.notes.append(
+            f"{ACTIVITIES_FILE} is absent: the links were read against the stored work activities"
+        )
+    elif LINKS_FILE not in files:
+        report.notes.append(f"{LINKS_FILE} is absent: no statement links were read")
     if problems:
         raise TaxonomyImportError(problems)
 
@@ -470,6 +540,8 @@ def import_onet(
             problems,
             report,
         )
+    if taxonomy.pk:
+        _check_cited_statements(taxonomy, statements, problems)
     if problems:
         raise TaxonomyImportError(problems)
 
@@ -609,33 +681,62 @@ def _write_links(taxonomy, links, statement_pks, activity_pks, report) -> None:
         report.notes.append(f"kept: {kept} statement links no longer in the source")
 
 
+def soc_match(code: str, soc_codes: set[str]) -> str | None:
+    """The SOC occupation an O*NET-SOC occupation belongs to: the one with the code's first 7
+    characters (11-1011.03 to 11-1011), else its nearest group by trimmed code, broad then
+    minor (31-1121.00 to 31-1120; 21-1011.00 to 21-1010), never the major group.
+
+    OEWS publishes some detailed occupations only summed into their broad or minor group,
+    and a SOC taxonomy imported from OEWS has that group in their place."""
+    detailed = code[:7]
+    for candidate in (detailed, detailed[:6] + "0", detailed[:5] + "00"):
+        if candidate in soc_codes:
+            return candidate
+    return None
+
+
 def _write_crosswalk(taxonomy, soc_taxonomy, codes: list[str], pk_of, report) -> None:
-    """Each O*NET-SOC occupation to the SOC occupation its code starts with (11-1011.03 to
-    11-1011): how task statements reach tasks written against SOC occupations."""
+    """Each O*NET-SOC occupation to its SOC occupation (see soc_match): how task statements
+    reach tasks written against SOC occupations."""
     counts = report.of("crosswalk links")
     crosswalk, _ = Crosswalk.objects.get_or_create(
         source=taxonomy,
         target=soc_taxonomy,
-        defaults={"description": "Each O*NET-SOC occupation to its SOC detailed occupation."},
+        defaults={"description": "Each O*NET-SOC occupation to its SOC occupation."},
     )
-    soc_pks = dict(Occupation.objects.filter(taxonomy=soc_taxonomy).values_list("code", "pk"))
+    soc_pks = dict(
+        Occupation.objects.filter(taxonomy=soc_taxonomy)
+        .exclude(code__endswith="-0000")
+        .values_list("code", "pk")
+    )
+    soc_codes = set(soc_pks)
     stored = set(crosswalk.links.values_list("source_id", "target_id"))
     new = []
-    missing = 0
+    unlinked: list[str] = []
+    to_group: list[str] = []
     for code in codes:
-        target = soc_pks.get(code[:7])
-        if target is None:
-            missing += 1
+        target_code = soc_match(code, soc_codes)
+        if target_code is None:
+            unlinked.append(code)
             continue
-        pair = (pk_of[code], target)
+        if target_code != code[:7]:
+            to_group.append(f"{code} to {target_code}")
+        pair = (pk_of[code], soc_pks[target_code])
         if pair in stored:
             counts.unchanged += 1
         else:
-            new.append(CrosswalkLink(crosswalk=crosswalk, source_id=pair[0], target_id=target))
+            new.append(CrosswalkLink(crosswalk=crosswalk, source_id=pair[0], target_id=pair[1]))
             counts.added += 1
+    if to_group:
+        report.notes.append(
+            f"{len(to_group)} occupations linked to their {soc_taxonomy} broad or minor group, "
+            f"which has no detailed occupation of their code: {', '.join(to_group)}"
+        )
     report.skip(
         "crosswalk links",
-        f"no {soc_taxonomy} occupation has the code's first 7 characters",
-        missing,
+        f"no {soc_taxonomy} occupation of their code or its broad or minor group",
+        len(unlinked),
     )
+    if unlinked:
+        report.notes.append(f"not linked to {soc_taxonomy}: {', '.join(unlinked)}")
     CrosswalkLink.objects.bulk_create(new, batch_size=BATCH_SIZE)

@@ -8,7 +8,6 @@ the taxonomy.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
@@ -18,14 +17,18 @@ from occupations.importers.core import (
     ImportProblem,
     ImportReport,
     OccupationRow,
+    Row,
     TaxonomyImportError,
     decode_text,
     file_record,
+    label_problems,
     plan_occupations,
     plan_taxonomy,
     read_table,
     record_import,
     save_taxonomy,
+    wage,
+    whole_number,
     write_occupations,
 )
 from occupations.models import Occupation, Taxonomy, TaxonomyImport
@@ -34,54 +37,48 @@ REQUIRED = ("code", "title", "level", "parent")
 LEVEL_NUMBERS = {str(number): level for number, level in enumerate(LEVELS, 1)}
 
 
-def _optional_figures(row, name: str, problems: list[ImportProblem]) -> dict[str, Any]:
+def _optional_figures(row: Row, name: str, problems: list[ImportProblem]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if "description" in row.cells:
         values["description"] = row["description"]
     if "employment" in row.cells:
-        raw = row["employment"].replace(",", "")
-        if raw and not raw.isdigit():
-            message = f"must be a whole number, got {row['employment']!r}"
-            problems.append(ImportProblem(name, row.line, "employment", message))
-        values["employment"] = int(raw) if raw.isdigit() else None
+        values["employment"] = whole_number(row, "employment", name, problems)
     if "mean_annual_wage" in row.cells:
-        raw = row["mean_annual_wage"].replace(",", "")
-        wage = None
-        if raw:
-            try:
-                wage = Decimal(raw)
-                if not wage.is_finite() or wage < 0 or wage >= 10**10:
-                    raise InvalidOperation
-                wage = wage.quantize(Decimal("0.01"))
-            except InvalidOperation:
-                message = f"must be a number of 0 or more, got {row['mean_annual_wage']!r}"
-                problems.append(ImportProblem(name, row.line, "mean_annual_wage", message))
-                wage = None
-        values["mean_annual_wage"] = wage
+        values["mean_annual_wage"] = wage(row, "mean_annual_wage", name, problems)
     return values
 
 
 def _in_parent_order(
-    name: str, rows: list[OccupationRow], problems: list[ImportProblem]
+    name: str,
+    rows: list[OccupationRow],
+    stored_parents: dict[str, str],
+    problems: list[ImportProblem],
 ) -> list[OccupationRow]:
-    """The rows with every parent before its children; cycles are problems."""
+    """The rows with every parent before its children; cycles are problems.
+
+    Parents are those of the file, else those stored (`stored_parents`, code to parent
+    code): a file that names a stored occupation as a parent cannot close a loop through
+    the stored ones either."""
     by_code = {row.code: row for row in rows}
+    parent_of = {**stored_parents, **{row.code: row.parent for row in rows}}
     ordered: list[OccupationRow] = []
     state: dict[str, str] = {}  # "visiting" while its ancestors are walked, then "done"
     for start in rows:
-        path: list[OccupationRow] = []
-        row: OccupationRow | None = start
-        while row is not None and row.code not in state:
-            state[row.code] = "visiting"
-            path.append(row)
-            row = by_code.get(row.parent) if row.parent else None
-        if row is not None and state.get(row.code) == "visiting":
-            cycle = [r.code for r in path[[r.code for r in path].index(row.code) :]]
-            message = f"parents form a cycle: {' -> '.join([*cycle, row.code])}"
-            problems.append(ImportProblem(name, row.line, "parent", message))
+        path: list[str] = []
+        code: str = start.code
+        while code and code not in state:
+            state[code] = "visiting"
+            path.append(code)
+            code = parent_of.get(code, "")
+        if code and state.get(code) == "visiting":
+            cycle = path[path.index(code) :]
+            where = by_code.get(code) or start
+            message = f"parents form a cycle: {' -> '.join([*cycle, code])}"
+            problems.append(ImportProblem(name, where.line, "parent", message))
         for item in reversed(path):
-            state[item.code] = "done"
-            ordered.append(item)
+            state[item] = "done"
+            if item in by_code:
+                ordered.append(by_code[item])
     return ordered
 
 
@@ -105,13 +102,16 @@ def import_taxonomy_csv(
     Raises TaxonomyImportError listing every problem; nothing is written then, nor with
     dry_run.
     """
-    problems: list[ImportProblem] = []
-    if not taxonomy_name.strip() or not version.strip():
-        message = "the taxonomy needs a name and a version (--name ISCO --version 08)"
-        raise TaxonomyImportError([ImportProblem(name, None, "", message)])
+    problems = label_problems(name, {"name": taxonomy_name, "version": version}, Taxonomy)
     if len(country) > 2:
         message = f"the country must be an ISO 3166 two-letter code, got {country!r}"
-        raise TaxonomyImportError([ImportProblem(name, None, "", message)])
+        problems.append(ImportProblem(name, None, "country", message))
+    optional = {"source": source, "licence": licence}
+    problems += label_problems(
+        name, {key: value for key, value in optional.items() if value}, Taxonomy
+    )
+    if problems:
+        raise TaxonomyImportError(problems)
     text = decode_text(name, data, problems)
     rows = read_table(name, text, REQUIRED, problems) if text is not None else None
     if rows is None or problems:
@@ -120,9 +120,9 @@ def import_taxonomy_csv(
     report.files = [file_record(name, data)]
     existing = Taxonomy.objects.filter(name=taxonomy_name, version=version).first()
     stored = (
-        set(Occupation.objects.filter(taxonomy=existing).values_list("code", flat=True))
+        dict(Occupation.objects.filter(taxonomy=existing).values_list("code", "parent__code"))
         if existing
-        else set()
+        else {}
     )
     occupations: list[OccupationRow] = []
     first_line: dict[str, int] = {}
@@ -157,7 +157,8 @@ def import_taxonomy_csv(
         if row.parent and row.parent not in codes and row.parent not in stored:
             message = f"{row.parent!r} is neither in the file nor in {taxonomy_name} {version}"
             problems.append(ImportProblem(name, row.line, "parent", message))
-    occupations = _in_parent_order(name, occupations, problems)
+    parents = {code: parent or "" for code, parent in stored.items()}
+    occupations = _in_parent_order(name, occupations, parents, problems)
     if problems:
         raise TaxonomyImportError(problems)
     values = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django import template
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -59,10 +60,14 @@ def flags_used(items: Iterable) -> list[tuple[str, str]]:
 
 @register.inclusion_tag("reports/_occupation_statements.html")
 def occupation_statements(occupation: Occupation) -> dict:
-    """The occupation's core task statement coverage and the statements published tasks
-    cite (never the tasks themselves), with the credit line of their source."""
+    """The occupation's core task statement coverage and the statements public published
+    tasks cite (never the tasks themselves), with the credit lines of their sources other
+    than the occupation's own taxonomy (the page shows that one); the coverage link keeps
+    the occupation's taxonomy and level."""
+    query = urlencode({"taxonomy": occupation.taxonomy_id, "level": occupation.level})
+    anchor = f"#category-{occupation.job_category_id}" if occupation.job_category_id else ""
     return {
         "occupation": occupation,
         "coverage": statements.occupation_statements(occupation),
-        "coverage_url": reverse("reports:statement_coverage"),
+        "coverage_url": f"{reverse('reports:statement_coverage')}?{query}{anchor}",
     }
