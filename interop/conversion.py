@@ -24,17 +24,17 @@ from django.utils.text import slugify
 
 from evalbuilder.uploads import display_name, human_size
 from occupations import attachments
-from occupations.models import RubricCriterion, TaskStatement, TaskVersion
+from occupations.models import RubricCriterion, TaskVersion
 from occupations.seeding import DEFAULT_TAXONOMY, TASK_SCHEMA, SeedProblem, TaskRecord
+from occupations.statements import StatementKey
 
 EVALBUILDER = "evalbuilder"
 """The key of the object in each exported record that holds our own fields, for a lossless
 round trip; an importer that finds it takes those fields from it."""
 
 CITATIONS = "task_statements"
-"""The field of the `evalbuilder` object that lists the task statements a version cites."""
-StatementKey = tuple[str, str, int]
-"""A task statement as exports name it: (taxonomy, occupation code, statement id)."""
+"""The field of the `evalbuilder` object that lists the task statements a version cites,
+as the task record's field of the same name does."""
 
 DEFAULT_PASS_THRESHOLD: float = TaskVersion._meta.get_field("pass_threshold").default
 TITLE_CHARACTERS = 80
@@ -177,23 +177,15 @@ def rubric_item_id(version: TaskVersion, criterion: RubricCriterion) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"evalbuilder:{name}"))
 
 
-def evalbuilder_fields(record: dict, version: TaskVersion) -> dict:
+def evalbuilder_fields(record: dict) -> dict:
     """Our own fields of an exported task record, less those the format carries itself,
-    with the task statements the version cites."""
+    with the task statements the version cites (an empty list when it cites none)."""
     fields = {
         name: value
         for name, value in record.items()
         if name not in ("rubric", "reference_solution")
     }
-    statements = version.task_statements.select_related("occupation__taxonomy")
-    fields[CITATIONS] = [
-        {
-            "taxonomy": str(statement.occupation.taxonomy),
-            "occupation": statement.occupation.code,
-            "statement_id": statement.statement_id,
-        }
-        for statement in statements.order_by("occupation__code", "statement_id")
-    ]
+    fields.setdefault(CITATIONS, [])
     return fields
 
 
@@ -224,28 +216,15 @@ def read_citations(value: Any, complain) -> list[StatementKey]:
             or not isinstance(item.get("occupation"), str)
             or not isinstance(number, int)
             or isinstance(number, bool)
+            or number < 1
         ):
             complain(
                 f"{name}[{index}]",
-                "must be {taxonomy, occupation, statement_id} with a whole statement id",
+                "must be {taxonomy, occupation, statement_id} with a positive whole statement id",
             )
             continue
         keys.append((item["taxonomy"], item["occupation"], number))
     return keys
-
-
-def cited_statements(keys: list[StatementKey]) -> list[TaskStatement]:
-    """The task statements named by `keys` that exist here; the others are left out."""
-    wanted = set(keys)
-    found = TaskStatement.objects.filter(
-        statement_id__in={number for _, _, number in keys}
-    ).select_related("occupation__taxonomy")
-    return [
-        statement
-        for statement in found
-        if (str(statement.occupation.taxonomy), statement.occupation.code, statement.statement_id)
-        in wanted
-    ]
 
 
 # --- reference files ----------------------------------------------------------------------

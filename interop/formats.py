@@ -10,7 +10,7 @@ import io
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -18,7 +18,7 @@ from django.db import IntegrityError
 from django.db.models import QuerySet
 
 from interop import gdpval, healthbench, inspect_task
-from interop.conversion import ImportedTask, ImportOptions, cited_statements, renamed
+from interop.conversion import CITATIONS, ImportedTask, ImportOptions, renamed
 from occupations import attachments
 from occupations.jsonl import ImportReport, TaskImportError, import_records
 from occupations.models import Attachment, Occupation, Suite, Task, TaskVersion
@@ -116,12 +116,10 @@ def import_text(
         task = by_source[record.source]
         for file in task.files:
             stored.append(attachments.add_attachment(version, file.as_upload(), user).file.name)
-        if task.citations:
-            version.task_statements.set(cited_statements(task.citations))
 
     try:
         return import_records(
-            [task.record for task in imported],
+            [_with_citations(task) for task in imported],
             user=user,
             dry_run=dry_run,
             note=f"Imported from a {importer.label} file.",
@@ -145,3 +143,15 @@ def import_text(
             )
             raise TaskImportError(ImportReport(dry_run=dry_run, problems=[found])) from None
         raise
+
+
+def _with_citations(task: ImportedTask) -> TaskRecord:
+    """The task record with the statements its `evalbuilder` object cites as its
+    task_statements field: the import cites those in the database and counts the others."""
+    if not task.citations:
+        return task.record
+    cited = [
+        {"taxonomy": taxonomy, "occupation": code, "statement_id": number}
+        for taxonomy, code, number in task.citations
+    ]
+    return replace(task.record, data={**task.record.data, CITATIONS: cited})

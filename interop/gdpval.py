@@ -312,7 +312,7 @@ def row(version: TaskVersion) -> tuple[dict, list[tuple[str, Any]]]:
         "rubric_pretty": "\n".join(f"[{c.points:+d}] {c.text}" for c in criteria),
         "rubric_json": json.dumps(rubric, ensure_ascii=False),
         EVALBUILDER: {
-            **evalbuilder_fields(record, version),
+            **evalbuilder_fields(record),
             "reference_solution": version.reference_solution,
             "version": version.number,
         },

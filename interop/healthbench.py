@@ -236,7 +236,7 @@ def example(suite: Suite, version: TaskVersion) -> dict:
         ],
         "example_tags": [f"occupation:{task.occupation.code}"],
         "ideal_completions_data": {"ideal_completion": version.reference_solution},
-        EVALBUILDER: {**evalbuilder_fields(record, version), "version": version.number},
+        EVALBUILDER: {**evalbuilder_fields(record), "version": version.number},
     }
 
 

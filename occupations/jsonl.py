@@ -24,10 +24,12 @@ from occupations.seeding import (
     SeedProblem,
     TaskRecord,
     check_task_records,
+    cited_in_database,
     create_version,
     occupations_by_code,
     task_fields,
 )
+from occupations.statements import citation_records
 
 
 @dataclass
@@ -39,6 +41,8 @@ class ImportReport:
     """Slugs of the tasks created (or that would be), in file order."""
     problems: list[SeedProblem] = field(default_factory=list)
     """Every problem found; when there is one, nothing was created."""
+    statements_left_out: int = 0
+    """Task statements the records cite that are not in the database, so not cited."""
 
     @property
     def created(self) -> int:
@@ -46,8 +50,15 @@ class ImportReport:
 
     def __str__(self) -> str:
         if self.dry_run:
-            return f"{self.created} task(s) would be created; dry run, nothing was written"
-        return f"{self.created} task(s) created as drafts"
+            said = f"{self.created} task(s) would be created; dry run, nothing was written"
+        else:
+            said = f"{self.created} task(s) created as drafts"
+        if self.statements_left_out:
+            said += (
+                f"; {self.statements_left_out} cited task statement(s) are not in the "
+                "database and were left out"
+            )
+        return said
 
 
 class TaskImportError(SeedError):
@@ -61,7 +72,8 @@ class TaskImportError(SeedError):
 
 
 def task_record(task: Task, version: TaskVersion) -> dict:
-    """The task record of one version, in the schema's field order; a canary only when held out."""
+    """The task record of one version, in the schema's field order; a canary only when held
+    out, task_statements only when the version cites any."""
     record = {
         "slug": task.slug,
         "taxonomy": str(task.occupation.taxonomy),
@@ -77,6 +89,9 @@ def task_record(task: Task, version: TaskVersion) -> dict:
         {"text": c.text, "points": c.points, "tag": c.tag, "critical": c.critical}
         for c in version.criteria.all()
     ]
+    cited = citation_records(version)
+    if cited:
+        record["task_statements"] = cited
     return record
 
 
@@ -210,15 +225,17 @@ def import_records(
     if problems:
         raise TaskImportError(report)
     report.slugs = [spec["slug"] for _, spec in checked]
+    citations = [cited_in_database(spec) for _, spec in checked]
+    report.statements_left_out = sum(missing for _, missing in citations)
     if dry_run:
         return report
     with transaction.atomic():
-        for record, spec in checked:
+        for (record, spec), (statements, _) in zip(checked, citations, strict=True):
             task = Task.objects.create(
                 slug=spec["slug"], status=Task.Status.DRAFT, **task_fields(spec, occupations)
             )
             task.owners.add(user)
-            version = create_version(task, spec, number=1, user=user)
+            version = create_version(task, spec, number=1, user=user, statements=statements)
             if attach is not None:
                 attach(record, version)
             TaskEvent.objects.create(
@@ -242,8 +259,10 @@ def import_tasks(
     """Create one draft task per JSON line, owned by `user`, or nothing at all.
 
     Blank lines are skipped. Each task gets an unlocked version 1 and keeps the line's canary
-    when it has one. With dry_run, everything is checked and nothing is written. Raises
-    TaskImportError listing every problem, by line number and field, when any line is invalid.
+    when it has one; it cites the task statements the line lists that are in the database,
+    and the report counts the others. With dry_run, everything is checked and nothing is
+    written. Raises TaskImportError listing every problem, by line number and field, when
+    any line is invalid.
     """
     problems: list[SeedProblem] = []
     records = _parse(lines, problems)

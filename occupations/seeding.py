@@ -26,7 +26,16 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator, ValidationError
 from jsonschema.validators import extend
 
-from occupations.models import Occupation, Suite, Task, TaskVersion, Taxonomy, TaxonomyImport
+from occupations.models import (
+    Occupation,
+    Suite,
+    Task,
+    TaskStatement,
+    TaskVersion,
+    Taxonomy,
+    TaxonomyImport,
+)
+from occupations.statements import statements_named
 
 SEED_DIR = Path(__file__).resolve().parent.parent / "seeds"
 TASK_SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "task.schema.json"
@@ -239,8 +248,12 @@ def _schema_message(error: ValidationError) -> str:
     match error.validator:
         case "type":
             return f"must be {_TYPE_WORDS.get(value, value)}, {got}"
-        case "minimum" | "maximum":
+        case "minimum" | "maximum" if "minimum" in error.schema and "maximum" in error.schema:
             return f"must be between {error.schema['minimum']} and {error.schema['maximum']}, {got}"
+        case "minimum":
+            return f"must be at least {value}, {got}"
+        case "maximum":
+            return f"must be at most {value}, {got}"
         case "not" if "const" in value:
             return f"must not be {value['const']!r}"
         case "enum":
@@ -293,10 +306,15 @@ def _json_path(path: list[str | int]) -> str:
     return "$" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
 
 
+_ITEM_NAMES = {"rubric": "criterion", "task_statements": "task statement"}
+"""What a problem calls an item of a list field of the task record."""
+
+
 def _where(record: str, path: list[str | int]) -> tuple[str, str]:
-    """The record and field a path names: ['rubric', 1, 'points'] is 'criterion 2', 'points'."""
-    if len(path) > 1 and path[0] == "rubric":
-        record, path = f"{record} criterion {path[1] + 1}", path[2:]
+    """The record and field a path names: ['rubric', 1, 'points'] is 'criterion 2', 'points';
+    ['task_statements', 0, 'statement_id'] is 'task statement 1', 'statement_id'."""
+    if len(path) > 1 and path[0] in _ITEM_NAMES and isinstance(path[1], int):
+        record, path = f"{record} {_ITEM_NAMES[path[0]]} {path[1] + 1}", path[2:]
     return record, str(path[0]) if path else "-"
 
 
@@ -305,7 +323,9 @@ def _with_defaults(data: dict, properties: dict) -> dict:
 
 
 def _task_spec(data: dict) -> dict:
-    """A valid record as the writers use it: defaults filled in, rubric as 'criteria'."""
+    """A valid record as the writers use it: defaults filled in, rubric as 'criteria', the
+    task statements as (taxonomy, occupation, statement id) keys, or None when the record
+    has no task_statements field."""
     spec = _with_defaults(data, TASK_SCHEMA["properties"])
     criterion_properties = TASK_SCHEMA["$defs"]["criterion"]["properties"]
     spec["criteria"] = [_with_defaults(item, criterion_properties) for item in spec.pop("rubric")]
@@ -315,6 +335,11 @@ def _task_spec(data: dict) -> dict:
     spec["pass_threshold"] = float(spec["pass_threshold"])
     for criterion in spec["criteria"]:
         criterion["points"] = int(criterion["points"])
+    if spec["task_statements"] is not None:
+        spec["task_statements"] = [
+            (item["taxonomy"], item["occupation"], int(item["statement_id"]))
+            for item in spec["task_statements"]
+        ]
     return spec
 
 
@@ -509,11 +534,26 @@ def _write_taxonomy(spec: dict, report: SeedReport) -> None:
             report.counts["occupations unchanged"] += 1
 
 
-def _version_matches(version: TaskVersion, spec: dict) -> bool:
+def _version_matches(
+    version: TaskVersion, spec: dict, statements: list[TaskStatement] | None
+) -> bool:
+    """Whether the version holds the record's content, rubric and, when the record lists
+    them (`statements`: those of them in the database), task statements."""
     same_fields = all(getattr(version, name) == spec[name] for name in TASK_FIELDS)
     stored = [(c.text, c.points, c.tag, c.critical) for c in version.criteria.all()]
     wanted = [(c["text"], c["points"], c["tag"], c["critical"]) for c in spec["criteria"]]
-    return same_fields and stored == wanted
+    if statements is None:
+        return same_fields and stored == wanted
+    cited = set(version.task_statements.values_list("pk", flat=True))
+    return same_fields and stored == wanted and cited == {s.pk for s in statements}
+
+
+def cited_in_database(spec: dict) -> tuple[list[TaskStatement], int]:
+    """The task statements a checked record cites that are in the database, and how many
+    it cites that are not (left out: their taxonomy may not be imported yet)."""
+    keys = set(spec["task_statements"] or ())
+    found = statements_named(keys)
+    return found, len(keys) - len(found)
 
 
 def task_fields(spec: dict, occupations: dict[tuple[str, str], Occupation]) -> dict:
@@ -528,15 +568,27 @@ def task_fields(spec: dict, occupations: dict[tuple[str, str], Occupation]) -> d
     return fields
 
 
-def create_version(task: Task, spec: dict, *, number: int, user=None) -> TaskVersion:
-    """A new, unlocked version of the task with the record's content and rubric."""
-    return TaskVersion.objects.create_with_rubric(
+def create_version(
+    task: Task,
+    spec: dict,
+    *,
+    number: int,
+    user=None,
+    statements: Iterable[TaskStatement] = (),
+) -> TaskVersion:
+    """A new, unlocked version of the task with the record's content and rubric, citing
+    `statements` (cited_in_database: those of the record's that exist)."""
+    version = TaskVersion.objects.create_with_rubric(
         task=task,
         number=number,
         content={name: spec[name] for name in TASK_FIELDS},
         criteria=spec["criteria"],
         user=user,
     )
+    statements = list(statements)
+    if statements:
+        version.task_statements.set(statements)
+    return version
 
 
 def _write_task(
@@ -550,11 +602,22 @@ def _write_task(
         for k, v in wanted.items():
             setattr(task, k, v)
         task.save()
+    # A seed that lists no task statements leaves those of the version as they are.
+    statements = None
+    if spec["task_statements"] is not None:
+        statements, missing = cited_in_database(spec)
+        if missing:
+            report.notes.append(
+                f"task {spec['slug']} cites {missing} task statement(s) not in the database; "
+                "they were left out (import their taxonomy and seed again to cite them)"
+            )
     latest = task.versions.prefetch_related("criteria").order_by("-number").first()
-    if latest is not None and _version_matches(latest, spec):
+    if latest is not None and _version_matches(latest, spec, statements):
         report.counts["task versions unchanged"] += 1
         return latest
-    version = create_version(task, spec, number=(latest.number + 1) if latest else 1)
+    version = create_version(
+        task, spec, number=(latest.number + 1) if latest else 1, statements=statements or ()
+    )
     # Seed tasks arrive reviewed and published: their versions are frozen and published at once.
     version.lock()
     TaskVersion.objects.filter(pk=version.pk).update(published_at=timezone.now())

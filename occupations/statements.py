@@ -396,3 +396,42 @@ def occupation_statements(occupation: Occupation) -> OccupationStatements:
         cited=tuple(cited_statements(found)),
         sources=tuple(statement_sources(found)),
     )
+
+
+# --- citations in task records ---------------------------------------------------------
+
+StatementKey = tuple[str, str, int]
+"""A task statement as task records and exports name it: (taxonomy, occupation code,
+statement id), e.g. ('O*NET-SOC 26.3', '23-2011.00', 8821)."""
+
+
+def citation_records(version: TaskVersion) -> list[dict]:
+    """The task statements the version cites as a task record carries them, each as
+    {taxonomy, occupation, statement_id}, by occupation code then statement id."""
+    cited = version.task_statements.select_related("occupation__taxonomy")
+    return [
+        {
+            "taxonomy": str(statement.occupation.taxonomy),
+            "occupation": statement.occupation.code,
+            "statement_id": statement.statement_id,
+        }
+        for statement in cited.order_by("occupation__code", "statement_id")
+    ]
+
+
+def statements_named(keys: Iterable[StatementKey]) -> list[TaskStatement]:
+    """The task statements named by `keys` that exist in the database; the others are left
+    out (a record may cite statements of a taxonomy not imported here). One query, none
+    when there are no keys."""
+    wanted = set(keys)
+    if not wanted:
+        return []
+    found = TaskStatement.objects.filter(
+        statement_id__in={number for _, _, number in wanted}
+    ).select_related("occupation__taxonomy")
+    return [
+        statement
+        for statement in found
+        if (str(statement.occupation.taxonomy), statement.occupation.code, statement.statement_id)
+        in wanted
+    ]

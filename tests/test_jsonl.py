@@ -10,7 +10,16 @@ from django.core.management import CommandError, call_command
 from jsonschema import Draft202012Validator
 
 from occupations.jsonl import TaskImportError, export_tasks, import_tasks
-from occupations.models import RubricCriterion, Suite, Task, TaskEvent, TaskVersion
+from occupations.models import (
+    Occupation,
+    RubricCriterion,
+    Suite,
+    Task,
+    TaskEvent,
+    TaskStatement,
+    TaskVersion,
+    Taxonomy,
+)
 from occupations.seeding import SEED_DIR, TASK_SCHEMA, TASK_SCHEMA_PATH, SeedError, load_seeds
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +251,132 @@ def test_a_pass_threshold_of_nan_is_not_a_number(importer):
     assert "NaN" in line
     with pytest.raises(TaskImportError, match="field 'pass_threshold': must be a number, got nan"):
         import_tasks([line], user=importer)
+
+
+@pytest.fixture
+def paralegal_statements(importer) -> list[TaskStatement]:
+    """Two O*NET task statements of paralegals, imported into this database."""
+    onet = Taxonomy.objects.create(name="O*NET-SOC", version="26.3")
+    paralegals = Occupation.objects.create(
+        taxonomy=onet, code="23-2011.00", title="Paralegals", level="detailed"
+    )
+    return [
+        TaskStatement.objects.create(occupation=paralegals, statement_id=number, text=text)
+        for number, text in ((8821, "Prepare legal documents."), (8822, "Call witnesses."))
+    ]
+
+
+def cite(statement: TaskStatement) -> dict:
+    return {
+        "taxonomy": "O*NET-SOC 26.3",
+        "occupation": statement.occupation.code,
+        "statement_id": statement.statement_id,
+    }
+
+
+NOT_IMPORTED = {"taxonomy": "ISCO-08", "occupation": "2611", "statement_id": 77}
+"""A statement of a taxonomy this database does not hold."""
+
+
+def test_an_export_lists_the_task_statements_the_version_cites_and_only_then(
+    importer, paralegal_statements
+):
+    record = a_valid_record()
+    import_tasks(as_lines([record]), user=importer)
+    task = Task.objects.get(slug=record["slug"])
+    (uncited_line,) = export_tasks([task], include_held_out=False)
+    assert "task_statements" not in json.loads(uncited_line)
+
+    task.latest_version().task_statements.set(paralegal_statements[::-1])
+    (line,) = export_tasks([task], include_held_out=False)
+
+    assert json.loads(line)["task_statements"] == [
+        {"taxonomy": "O*NET-SOC 26.3", "occupation": "23-2011.00", "statement_id": 8821},
+        {"taxonomy": "O*NET-SOC 26.3", "occupation": "23-2011.00", "statement_id": 8822},
+    ]
+
+
+def test_an_import_cites_the_statements_in_the_database_and_leaves_out_the_others(
+    importer, paralegal_statements
+):
+    prepare, _ = paralegal_statements
+    record = {**a_valid_record(), "task_statements": [cite(prepare), NOT_IMPORTED]}
+
+    report = import_tasks(as_lines([record]), user=importer)
+
+    version = Task.objects.get(slug=record["slug"]).latest_version()
+    assert list(version.task_statements.all()) == [prepare]
+    assert report.statements_left_out == 1
+    assert "1 cited task statement(s) are not in the database and were left out" in str(report)
+    (line,) = export_tasks([version.task], include_held_out=False)
+    assert json.loads(line) == {**record, "task_statements": [cite(prepare)]}
+
+
+def test_a_dry_run_counts_the_statements_it_would_leave_out_and_cites_nothing(
+    importer, paralegal_statements
+):
+    records = [
+        {**a_valid_record(), "task_statements": [NOT_IMPORTED, cite(paralegal_statements[0])]},
+        {**copy_of(a_valid_record()), "task_statements": [NOT_IMPORTED]},
+    ]
+    before = table_sizes()
+
+    report = import_tasks(as_lines(records), user=importer, dry_run=True)
+
+    assert report.statements_left_out == 2
+    assert str(report).startswith("2 task(s) would be created; dry run")
+    assert table_sizes() == before
+
+
+def test_an_import_without_task_statements_says_nothing_of_them(importer):
+    report = import_tasks(as_lines([a_valid_record()]), user=importer)
+    assert report.statements_left_out == 0
+    assert str(report) == "1 task(s) created as drafts"
+
+
+@pytest.mark.parametrize(
+    ("statements", "path", "message"),
+    [
+        ("all", "$.task_statements", "must be a list, got 'all'"),
+        (["8821"], "$.task_statements[0]", "must be a mapping, got '8821'"),
+        ([{**NOT_IMPORTED, "statement_id": 0}], "$.task_statements[0].statement_id", "at least 1"),
+        (
+            [{**NOT_IMPORTED, "statement_id": "77"}],
+            "$.task_statements[0].statement_id",
+            "must be a whole number, got '77'",
+        ),
+        (
+            [NOT_IMPORTED, {"taxonomy": "ISCO-08", "statement_id": 78}],
+            "$.task_statements[1].occupation",
+            "is missing",
+        ),
+        (
+            [{**NOT_IMPORTED, "text": "Write code."}],
+            "$.task_statements[0].text",
+            "is not a field of this record",
+        ),
+    ],
+)
+def test_a_badly_shaped_task_statement_is_refused_naming_its_path(
+    importer, statements, path, message
+):
+    record = {**a_valid_record(), "task_statements": statements}
+    before = table_sizes()
+
+    with pytest.raises(TaskImportError) as caught:
+        import_tasks(as_lines([record]), user=importer)
+
+    (found,) = caught.value.problems
+    assert (found.file, found.path) == ("line 1", path)
+    assert message in found.message
+    assert table_sizes() == before
+
+
+def test_a_problem_in_a_task_statement_names_the_statement_and_its_field(importer):
+    record = {**a_valid_record(), "task_statements": [{**NOT_IMPORTED, "statement_id": -3}]}
+    with pytest.raises(TaskImportError) as caught:
+        import_tasks(as_lines([record]), user=importer)
+    assert (
+        f"line 1: task {record['slug']} task statement 1: field 'statement_id': "
+        "must be at least 1, got -3 (at $.task_statements[0].statement_id)"
+    ) in str(caught.value)

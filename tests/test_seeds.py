@@ -5,7 +5,15 @@ import pytest
 import yaml
 
 from graders.scoring import CriterionOutcome, rubric_score
-from occupations.models import Occupation, RubricCriterion, Suite, Task, TaskVersion
+from occupations.models import (
+    Occupation,
+    RubricCriterion,
+    Suite,
+    Task,
+    TaskStatement,
+    TaskVersion,
+    Taxonomy,
+)
 from occupations.seeding import SEED_DIR, SeedError, load_seeds, read_seeds
 from runs.providers.textmatch import criterion_matches
 
@@ -265,3 +273,73 @@ def test_seeding_after_an_oews_import_into_an_empty_database_only_adds_what_is_m
     assert report.counts["occupations updated"] == 0
     assert Occupation.objects.filter(level=Occupation.Level.MAJOR).count() == 23
     assert Occupation.objects.get(code="15-1252").job_category.code == "15-0000"
+
+
+CHRONOLOGY_STATEMENT = {
+    "taxonomy": "O*NET-SOC 26.3",
+    "occupation": "23-2011.00",
+    "statement_id": 8821,
+}
+
+
+def _import_chronology_statement() -> TaskStatement:
+    onet = Taxonomy.objects.create(name="O*NET-SOC", version="26.3")
+    paralegals = Occupation.objects.create(
+        taxonomy=onet, code="23-2011.00", title="Paralegals", level="detailed"
+    )
+    return TaskStatement.objects.create(
+        occupation=paralegals, statement_id=8821, text="Prepare a chronology of the case."
+    )
+
+
+def test_a_seed_task_citing_statements_not_imported_yet_loads_and_cites_them_once_imported(
+    seed_copy,
+):
+    _edit_task(
+        seed_copy,
+        "paralegal-chronology",
+        lambda d: d.update(task_statements=[CHRONOLOGY_STATEMENT]),
+    )
+
+    report = load_seeds(seed_copy)
+
+    task = Task.objects.get(slug="paralegal-chronology")
+    first = task.published_version
+    assert list(first.task_statements.all()) == []
+    assert any(
+        "task paralegal-chronology cites 1 task statement(s) not in the database" in note
+        for note in report.notes
+    )
+
+    statement = _import_chronology_statement()
+    report = load_seeds(seed_copy)
+
+    task.refresh_from_db()
+    assert task.published_version.number == first.number + 1
+    assert list(task.published_version.task_statements.all()) == [statement]
+    assert task.published_version.is_locked
+    assert report.notes == []
+    assert load_seeds(seed_copy).counts["task versions created"] == 0
+
+
+def test_a_seed_without_task_statements_keeps_the_citations_of_a_version_made_in_the_app():
+    load_seeds()
+    task = Task.objects.get(slug="paralegal-chronology")
+    seeded = task.published_version
+    statement = _import_chronology_statement()
+    cited = TaskVersion.objects.create_with_rubric(
+        task=task,
+        number=seeded.number + 1,
+        content={name: getattr(seeded, name) for name in TaskVersion.CONTENT_FIELDS},
+        criteria=[
+            {"text": c.text, "points": c.points, "tag": c.tag, "critical": c.critical}
+            for c in seeded.criteria.all()
+        ],
+    )
+    cited.task_statements.set([statement])
+
+    report = load_seeds()
+
+    assert report.counts["task versions created"] == 0
+    assert task.latest_version() == cited
+    assert list(cited.task_statements.all()) == [statement]

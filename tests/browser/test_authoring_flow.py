@@ -179,7 +179,9 @@ def test_an_expert_writes_a_task_that_reviewers_publish_and_an_operator_puts_in_
     expect(page.get_by_label(f"23-2011 {TITLE} (v1)")).to_be_checked()
     page.get_by_role("link", name="Suites").first.click()
     row = page.locator("tr", has=page.get_by_role("link", name="Legal 2026"))
-    expect(row.locator("td")).to_have_text(["Legal 2026", "1", "0", "open"])
+    expect(row.locator("td")).to_have_text(
+        ["Legal 2026", "1", "0", "open", "Inspect AI task · HealthBench · GDPval"]
+    )
 
     # 5. An author of another panel cannot even tell that the task exists.
     page = sign_in("author_b")
