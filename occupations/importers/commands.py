@@ -1,13 +1,15 @@
-"""What the import commands share: the importing user, and how a report is printed."""
+"""What the import commands share: the importing user, errors, and how a report is printed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from occupations.importers.core import ImportReport
+from occupations.importers.core import ImportReport, TaxonomyImportError
 
 
 def add_common_arguments(parser: CommandParser) -> None:
@@ -40,3 +42,15 @@ def print_report(command: BaseCommand, report: ImportReport) -> None:
     command.stdout.write(command.style.SUCCESS(first))
     if rest:
         command.stdout.write(rest)
+
+
+def run_import(command: BaseCommand, path: Path, do_import: Callable[[], ImportReport]) -> None:
+    """Run an import of the file or folder at `path` and print its report. A file that cannot
+    be read, or an import refused with its problems, is a CommandError naming `path`."""
+    try:
+        report = do_import()
+    except OSError as error:
+        raise CommandError(f"Cannot read {path}: {error}") from error
+    except TaxonomyImportError as error:
+        raise CommandError(f"{path}: {error}") from error
+    print_report(command, report)

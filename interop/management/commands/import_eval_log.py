@@ -1,9 +1,9 @@
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from interop.eval_logs import EvalLogError, import_eval_log
+from occupations.importers.commands import importing_user
 
 
 class Command(BaseCommand):
@@ -40,13 +40,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        user = None
-        if options["username"]:
-            User = get_user_model()
-            try:
-                user = User.objects.get(**{User.USERNAME_FIELD: options["username"]})
-            except User.DoesNotExist as error:
-                raise CommandError(f"No user called {options['username']!r}.") from error
+        user = importing_user(options["username"])
         path: Path = options["file"]
         try:
             report = import_eval_log(

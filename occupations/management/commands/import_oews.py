@@ -1,9 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from occupations.importers.commands import add_common_arguments, importing_user, print_report
-from occupations.importers.core import TaxonomyImportError
+from occupations.importers.commands import add_common_arguments, importing_user, run_import
 from occupations.importers.oews import import_oews
 
 
@@ -28,8 +27,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         user = importing_user(options["username"])
         path: Path = options["file"]
-        try:
-            report = import_oews(
+
+        def do_import():
+            return import_oews(
                 path.name,
                 path.read_bytes(),
                 taxonomy=options["taxonomy"],
@@ -37,8 +37,5 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 user=user,
             )
-        except OSError as error:
-            raise CommandError(f"Cannot read {path}: {error}") from error
-        except TaxonomyImportError as error:
-            raise CommandError(f"{path}: {error}") from error
-        print_report(self, report)
+
+        run_import(self, path, do_import)

@@ -1,9 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from occupations.importers.commands import add_common_arguments, importing_user, print_report
-from occupations.importers.core import TaxonomyImportError
+from occupations.importers.commands import add_common_arguments, importing_user, run_import
 from occupations.importers.onet import import_onet, read_onet_files
 
 
@@ -29,10 +28,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         user = importing_user(options["username"])
         path: Path = options["path"]
-        try:
+
+        def do_import():
             files = read_onet_files(path)
             origin = path.name if path.is_file() else ""
-            report = import_onet(
+            return import_onet(
                 files,
                 release=options["release"],
                 soc=options["soc"],
@@ -40,8 +40,5 @@ class Command(BaseCommand):
                 user=user,
                 origin=origin,
             )
-        except OSError as error:
-            raise CommandError(f"Cannot read {path}: {error}") from error
-        except TaxonomyImportError as error:
-            raise CommandError(f"{path}: {error}") from error
-        print_report(self, report)
+
+        run_import(self, path, do_import)

@@ -1,8 +1,8 @@
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from occupations.importers.commands import importing_user
 from occupations.jsonl import TaskImportError, import_tasks
 
 
@@ -27,11 +27,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        User = get_user_model()
-        try:
-            user = User.objects.get(**{User.USERNAME_FIELD: options["username"]})
-        except User.DoesNotExist as error:
-            raise CommandError(f"No user called {options['username']!r}.") from error
+        user = importing_user(options["username"])
         path: Path = options["file"]
         try:
             # utf-8-sig: files saved by spreadsheet tools often start with a byte order mark.

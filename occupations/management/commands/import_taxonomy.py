@@ -1,9 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from occupations.importers.commands import add_common_arguments, importing_user, print_report
-from occupations.importers.core import TaxonomyImportError
+from occupations.importers.commands import add_common_arguments, importing_user, run_import
 from occupations.importers.taxonomy_csv import import_taxonomy_csv
 
 
@@ -33,8 +32,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         user = importing_user(options["username"])
         path: Path = options["file"]
-        try:
-            report = import_taxonomy_csv(
+
+        def do_import():
+            return import_taxonomy_csv(
                 path.name,
                 path.read_bytes(),
                 taxonomy_name=options["name"],
@@ -47,8 +47,5 @@ class Command(BaseCommand):
                 dry_run=options["dry_run"],
                 user=user,
             )
-        except OSError as error:
-            raise CommandError(f"Cannot read {path}: {error}") from error
-        except TaxonomyImportError as error:
-            raise CommandError(f"{path}: {error}") from error
-        print_report(self, report)
+
+        run_import(self, path, do_import)
